@@ -1,0 +1,41 @@
+# The two README commands (`make reports`, `make test`) and `make lab`.
+# Every target creates .venv when missing and installs tdxlib into it from the pinned constraints.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: reports test lint typecheck lab bench clean-venv
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Re-install only when the dependency list or the pins change.
+$(STAMP): $(BIN)/python pyproject.toml constraints.txt
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name tdxlib --display-name "tdxlib (.venv)" >/dev/null
+	touch $(STAMP)
+
+reports: $(STAMP)
+	$(BIN)/tdxlib report
+
+lint: $(STAMP)
+	$(BIN)/ruff check tdxlib tests benchmarks
+	$(BIN)/ruff format --check tdxlib tests benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+test: lint typecheck
+	$(BIN)/python -m pytest -q
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab --notebook-dir=notebooks
+
+bench: $(STAMP)
+	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
+
+clean-venv:
+	rm -rf $(VENV)
