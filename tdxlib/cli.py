@@ -26,11 +26,11 @@ def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every available sub-command."""
     parser = argparse.ArgumentParser(
         prog="tdxlib",
-        description="Evidence for the TDX event-notify interrupt debate: models, reports, proposals.",
+        description="Evidence for the TDX event-notify debate: models, reports, proposals.",
     )
     parser.add_argument("--version", action="version", version=f"tdxlib {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, module in COMMANDS.items():
+    for module in COMMANDS.values():
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:

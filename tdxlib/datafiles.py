@@ -28,17 +28,17 @@ DATA_DIR: Path = next(
 )
 
 
-class LineDict(dict[str, Any]):
+class LineDict(dict[Any, Any]):
     """A dict read from YAML that also knows the 1-based line of the mapping and of each key."""
 
     line: int | None = None
-    key_lines: dict[str, int]
+    key_lines: dict[Any, int]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.key_lines = {}
 
-    def line_of(self, key: str) -> int | None:
+    def line_of(self, key: Any) -> int | None:
         """Line of ``key`` in the source file, else of the mapping itself."""
         return self.key_lines.get(key, self.line)
 
@@ -65,9 +65,7 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineDict:
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
         if not isinstance(key, (str, int, float, bool)) and key is not None:
-            raise DataError(
-                f"mapping key {key!r} is not a scalar", line=key_node.start_mark.line + 1
-            )
+            raise DataError(f"mapping key {key!r} is not a scalar", line=key_node.start_mark.line + 1)
         if key in result:
             raise DataError(
                 f"duplicate key {key!r} (first on line {result.key_lines.get(key)})",
@@ -92,7 +90,7 @@ _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _co
 def load_yaml_text(text: str, path: object = "<string>") -> Any:
     """Parse YAML text safely; syntax errors become DataError naming ``path`` and the line."""
     try:
-        return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - _LineLoader is a SafeLoader
+        return yaml.load(text, Loader=_LineLoader)  # _LineLoader is a SafeLoader
     except DataError as exc:
         raise DataError(exc.message, path, exc.line) from None
     except yaml.MarkedYAMLError as exc:
