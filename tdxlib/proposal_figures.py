@@ -1,0 +1,117 @@
+"""Charts of proposal evaluations (``tdxlib.proposals.evaluate`` / ``evaluate_all`` frames).
+
+Each function takes the frame and returns an altair chart for :func:`tdxlib.charts.show`; verdict
+colours match the annotated HTML (``tdxlib.proposals.annotate.VERDICT_COLOURS``).
+"""
+
+from __future__ import annotations
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+import tdxlib.charts  # noqa: F401  (registers the theme)
+from tdxlib.errors import ValidationError
+from tdxlib.proposals.annotate import VERDICT_COLOURS
+from tdxlib.proposals.evaluate import VERDICTS, worst
+
+__all__ = ["comparison_grid", "latency_points", "verdict_grid"]
+
+_SCALE = alt.Scale(domain=list(VERDICTS), range=[VERDICT_COLOURS[v] for v in VERDICTS])
+
+
+def _need(frame: pd.DataFrame, columns: tuple[str, ...]) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing or frame.empty:
+        raise ValidationError(
+            "evaluation frame", f"columns missing {missing}" if missing else "empty", "evaluate() rows"
+        )
+
+
+def _cells(evaluation: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Worst verdict and summed numbers per ``by`` group (over seeds)."""
+    g = evaluation.groupby(by, sort=False)
+    out = g.agg(
+        lost=("lost_notifications", "sum"),
+        hung=("hung", "sum"),
+        completed=("completed", "sum"),
+        quotes=("quotes", "sum"),
+        p50=("latency_p50_ms", "median"),
+        vectors=("vectors_consumed", "max"),
+        refused=("offline_refused", "sum"),
+    ).reset_index()
+    out["verdict"] = g["verdict"].agg(worst).to_numpy()
+    out["label"] = np.where(out["lost"] > 0, "lost " + out["lost"].astype(str), "")
+    out["p50"] = out["p50"].round(0)
+    return out
+
+
+def verdict_grid(evaluation: pd.DataFrame, title: str) -> alt.LayerChart:
+    """One proposal: scenario × VMM cells coloured by verdict, lost notifications written in."""
+    _need(evaluation, ("scenario", "vmm", "verdict", "lost_notifications"))
+    df = _cells(evaluation, ["scenario", "vmm"])
+    order_s = list(dict.fromkeys(evaluation["scenario"]))
+    order_v = list(dict.fromkeys(evaluation["vmm"]))
+    base = alt.Chart(df).encode(
+        x=alt.X("vmm:N", sort=order_v, title="VMM", axis=alt.Axis(labelAngle=0, grid=False)),
+        y=alt.Y("scenario:N", sort=order_s, title=None, axis=alt.Axis(grid=False)),
+    )
+    rect = base.mark_rect(stroke="white", strokeWidth=2).encode(
+        color=alt.Color("verdict:N", scale=_SCALE, legend=alt.Legend(title="verdict")),
+        tooltip=[
+            "scenario:N",
+            "vmm:N",
+            "verdict:N",
+            "completed:Q",
+            "quotes:Q",
+            "lost:Q",
+            "hung:Q",
+            "p50:Q",
+            "vectors:Q",
+        ],
+    )
+    text = base.mark_text(fontSize=11).encode(text="label:N")
+    return (rect + text).properties(title=title, width=alt.Step(110), height=alt.Step(30))
+
+
+def comparison_grid(evaluation: pd.DataFrame, title: str) -> alt.LayerChart:
+    """Several proposals (an ``evaluate_all`` frame): proposal × (scenario, VMM) coloured by verdict."""
+    _need(evaluation, ("proposal", "scenario", "vmm", "verdict"))
+    df = _cells(evaluation, ["proposal", "scenario", "vmm"])
+    df["case"] = df["scenario"] + " · " + df["vmm"]
+    order_p = list(dict.fromkeys(evaluation["proposal"]))
+    order_c = list(dict.fromkeys(evaluation["scenario"] + " · " + evaluation["vmm"]))
+    base = alt.Chart(df, title=title).encode(
+        x=alt.X("proposal:N", sort=order_p, title=None, axis=alt.Axis(labelAngle=-30, grid=False)),
+        y=alt.Y("case:N", sort=order_c, title=None, axis=alt.Axis(grid=False)),
+    )
+    rect = base.mark_rect(stroke="white", strokeWidth=1).encode(
+        color=alt.Color("verdict:N", scale=_SCALE, legend=alt.Legend(title="verdict")),
+        tooltip=["proposal:N", "scenario:N", "vmm:N", "verdict:N", "lost:Q", "hung:Q", "p50:Q", "vectors:Q"],
+    )
+    return rect.properties(width=alt.Step(70), height=alt.Step(14))
+
+
+def latency_points(evaluation: pd.DataFrame, title: str) -> alt.Chart:
+    """Median and p99 latency of completed quotes per scenario and VMM (log scale; runs with no
+    completed quote are left out)."""
+    _need(evaluation, ("scenario", "vmm", "latency_p50_ms", "latency_p99_ms"))
+    long = evaluation.melt(
+        id_vars=["scenario", "vmm"],
+        value_vars=["latency_p50_ms", "latency_p99_ms"],
+        var_name="percentile",
+        value_name="latency_ms",
+    ).dropna(subset=["latency_ms"])
+    long["percentile"] = long["percentile"].map({"latency_p50_ms": "p50", "latency_p99_ms": "p99"})
+    return (
+        alt.Chart(long, title=title)
+        .mark_point(filled=True)
+        .encode(
+            x=alt.X("latency_ms:Q", scale=alt.Scale(type="log"), title="latency of completed quotes (ms)"),
+            y=alt.Y("scenario:N", sort=list(dict.fromkeys(evaluation["scenario"])), title=None),
+            color=alt.Color("vmm:N", title="VMM"),
+            shape=alt.Shape("percentile:N"),
+            tooltip=["scenario:N", "vmm:N", "percentile:N", alt.Tooltip("latency_ms:Q", format=".0f")],
+        )
+        .properties(width=460)
+    )
