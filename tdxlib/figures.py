@@ -19,11 +19,16 @@ _ROLE_COLOURS = ["#999999", "#CC79A7", "#CC79A7", "#56B4E9", "#F0E442", "#D55E00
 _VERDICT_COLOURS = {"holds": "#009E73", "fails": "#D55E00", "depends": "#E69F00"}
 
 
+def _tips(fields: Iterable[str]) -> list[alt.Tooltip]:
+    """Tooltip channels as objects: altair parses shorthand strings through a slow schema lookup."""
+    return [alt.Tooltip(f) for f in fields]
+
+
 def _frame(rows: pd.DataFrame | Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     return rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
 
 
-def vector_space(rows: Iterable[Mapping[str, Any]], title: str) -> alt.Chart:
+def vector_space(rows: pd.DataFrame | Iterable[Mapping[str, Any]], title: str) -> alt.Chart:
     """The 256 IDT vectors of one layout as a 16×16 grid coloured by role (``VectorLayout.describe``)."""
     df = _frame(rows).copy()
     df["row"] = df["vector"] // 16
@@ -42,25 +47,33 @@ def vector_space(rows: Iterable[Mapping[str, Any]], title: str) -> alt.Chart:
                 scale=alt.Scale(domain=_ROLE_ORDER, range=_ROLE_COLOURS),
                 legend=alt.Legend(title="role"),
             ),
-            tooltip=["hex:N", "role:N", "name:N", "how:N"],
+            tooltip=_tips(["hex:N", "role:N", "name:N", "how:N"]),
         )
         .properties(width=360, height=360)
     )
 
 
 def budget_lines(
-    rows: pd.DataFrame | Iterable[Mapping[str, Any]], y: str, y_title: str, title: str
+    rows: pd.DataFrame | Iterable[Mapping[str, Any]],
+    y: str,
+    y_title: str,
+    title: str,
+    *,
+    log_y: bool = False,
 ) -> alt.Chart:
-    """One line per notify mechanism: ``y`` against the number of CPUs (log scale)."""
+    """One line per notify mechanism: ``y`` against the number of CPUs (log scale; ``log_y`` for y too)."""
     df = _frame(rows)
+    if log_y:
+        df = df[df[y] > 0]
+    y_scale = alt.Scale(type="log", base=2) if log_y else alt.Undefined
     return (
         alt.Chart(df, title=title)
         .mark_line(point=True)
         .encode(
             x=alt.X("ncpus:Q", scale=alt.Scale(type="log", base=2), title="vCPUs"),
-            y=alt.Y(f"{y}:Q", title=y_title),
+            y=alt.Y(f"{y}:Q", title=y_title, scale=y_scale),
             color=alt.Color("mechanism:N", title="notify mechanism"),
-            tooltip=["mechanism:N", "ncpus:Q", f"{y}:Q", "layout:N"],
+            tooltip=_tips(["mechanism:N", "ncpus:Q", f"{y}:Q", "layout:N"]),
         )
     )
 
@@ -76,28 +89,40 @@ def headroom_bars(rows: pd.DataFrame | Iterable[Mapping[str, Any]], title: str) 
             y=alt.Y("mechanism:N", title=None),
             color=alt.Color("mechanism:N", legend=None),
             row=alt.Row("ncpus:O", title="vCPUs"),
-            tooltip=["mechanism:N", "ncpus:Q", "limit:Q", "limit_per_cpu:Q"],
+            tooltip=_tips(["mechanism:N", "ncpus:Q", "limit:Q", "limit_per_cpu:Q"]),
         )
         .properties(height=60)
     )
 
 
-def delivery_heatmap(rows: pd.DataFrame | Iterable[Mapping[str, Any]], value: str, title: str) -> alt.Chart:
-    """Strategy × VMM profile matrix coloured by ``value`` (e.g. the share of notifications lost)."""
-    df = _frame(rows)
-    base = alt.Chart(df, title=title).encode(
-        x=alt.X("vmm:N", title="VMM profile", axis=alt.Axis(labelAngle=-30)),
-        y=alt.Y("strategy:N", title="guest strategy"),
+def delivery_heatmap(
+    rows: pd.DataFrame | Iterable[Mapping[str, Any]], value: str, title: str
+) -> alt.TopLevelMixin:
+    """Strategy × VMM profile matrix coloured by ``value`` (a share in 0..1; NaN cells grey, "n/a")."""
+    df = _frame(rows).copy()
+    df["label"] = [("n/a" if pd.isna(v) else f"{v:.0%}") for v in df[value]]
+    df[value] = df[value].astype(float).where(df[value].notna(), None)
+    x_order = list(dict.fromkeys(df["vmm"]))
+    y_order = list(dict.fromkeys(df["strategy"]))
+    base = alt.Chart(df).encode(
+        x=alt.X("vmm:N", title="VMM profile", sort=x_order, axis=alt.Axis(labelAngle=-30, grid=False)),
+        y=alt.Y("strategy:N", title="guest strategy", sort=y_order, axis=alt.Axis(grid=False)),
     )
-    cells = base.mark_rect().encode(
-        color=alt.Color(f"{value}:Q", scale=alt.Scale(scheme="orangered", domain=[0, 1]), title=value),
-        tooltip=list(df.columns),
+    shown = [c for c in df.columns if c != "label"]
+    empty = base.mark_rect(color="#eeeeee").encode(tooltip=_tips(shown))
+    cells = (
+        base.mark_rect()
+        .encode(
+            color=alt.Color(f"{value}:Q", scale=alt.Scale(scheme="orangered", domain=[0, 1]), title=value),
+            tooltip=_tips(shown),
+        )
+        .transform_filter(f"isValid(datum['{value}'])")
     )
     text = base.mark_text(fontSize=11).encode(
-        text=alt.Text(f"{value}:Q", format=".0%"),
-        color=alt.condition(f"datum['{value}'] > 0.5", alt.value("white"), alt.value("black")),
+        text=alt.Text("label:N"),
+        color=alt.ColorValue("black", condition={"test": f"datum['{value}'] > 0.5", "value": "white"}),
     )
-    return (cells + text).properties(width=520, height=220)
+    return alt.layer(empty, cells, text, title=title).properties(width=alt.Step(64), height=alt.Step(32))
 
 
 def event_timeline(events: pd.DataFrame, title: str, kinds: Sequence[str] | None = None) -> alt.Chart:
@@ -110,9 +135,9 @@ def event_timeline(events: pd.DataFrame, title: str, kinds: Sequence[str] | None
             x=alt.X("time_s:Q", title="time (s)"),
             y=alt.Y("kind:N", title=None),
             color=alt.Color("kind:N", legend=None),
-            tooltip=[
+            tooltip=_tips(
                 c for c in ("time_s", "kind", "quote_id", "cpu", "apic_id", "vector", "detail") if c in df
-            ],
+            ),
         )
         .properties(width=620, height=alt.Step(22))
     )
@@ -136,23 +161,226 @@ def latency_lines(rows: pd.DataFrame | Iterable[Mapping[str, Any]], title: str) 
             y=alt.Y("latency_ms:Q", title="quote latency (ms)"),
             color=alt.Color("series:N", title=None),
             strokeDash=alt.StrokeDash("percentile:N"),
-            tooltip=list(long.columns),
+            tooltip=_tips(long.columns),
         )
     )
 
 
-def verdict_table(ledger: pd.DataFrame, title: str = "The claims ledger") -> alt.Chart:
+def verdict_table(ledger: pd.DataFrame, title: str = "The claims ledger") -> alt.TopLevelMixin:
     """The claims ledger as a chart-table: one row per claim, coloured by verdict."""
     df = ledger[["id", "author", "verdict"]].copy()
-    base = alt.Chart(df, title=title).encode(y=alt.Y("id:N", title=None, sort=None))
+    base = alt.Chart(df).encode(
+        y=alt.Y("id:N", title=None, sort=None, axis=alt.Axis(grid=False), scale=alt.Scale(paddingInner=0.2))
+    )
     badge = base.mark_rect().encode(
-        x=alt.value(0),
-        x2=alt.value(80),
+        x=alt.XValue(0),
+        x2=alt.X2Value(80),
         color=alt.Color(
             "verdict:N",
             scale=alt.Scale(domain=list(_VERDICT_COLOURS), range=list(_VERDICT_COLOURS.values())),
         ),
     )
-    label = base.mark_text(align="left", dx=4, color="white").encode(x=alt.value(0), text="verdict:N")
-    author = base.mark_text(align="left").encode(x=alt.value(96), text="author:N")
-    return (badge + label + author).properties(width=420, height=alt.Step(20))
+    label = base.mark_text(align="left", dx=4, color="white").encode(
+        x=alt.XValue(0), text=alt.Text("verdict:N")
+    )
+    author = base.mark_text(align="left").encode(x=alt.XValue(96), text=alt.Text("author:N"))
+    return alt.layer(badge, label, author, title=title).properties(width=420, height=alt.Step(20))
+
+
+def vector_spaces(rows: pd.DataFrame, title: str) -> alt.HConcatChart:
+    """Several layouts' vector grids side by side (``workbook.vector_space_frame``, one per ``variant``)."""
+    charts = [
+        vector_space(grp.drop(columns="variant"), str(name)).properties(width=240, height=240)
+        for name, grp in rows.groupby("variant", sort=False)
+    ]
+    return alt.hconcat(*charts, title=title).resolve_scale(color="shared")
+
+
+_MECHANISMS = ["none", "system-vector", "dynamic"]
+
+
+def load_curves(
+    full: pd.DataFrame, band: pd.DataFrame | None, selected: float | None, title: str
+) -> alt.HConcatChart:
+    """Against device IRQs per vCPU: vectors left on the fullest vCPU (whole range), and vCPUs that
+    could not go offline, zoomed on the band where the mechanisms differ (``workbook.band_frame``)."""
+    color = alt.Color("mechanism:N", title="notify mechanism", sort=_MECHANISMS)
+    tip = ["mechanism:N", "device_irqs:Q", "load_per_cpu:Q", "left_min:Q", "offline_refused:Q", "ncpus:Q"]
+    left = (
+        alt.Chart(_frame(full), title="vectors left on the fullest vCPU")
+        .mark_line()
+        .encode(
+            x=alt.X("load_per_cpu:Q", title="device IRQs per vCPU"),
+            y=alt.Y("left_min:Q", title="vectors left"),
+            color=color,
+            strokeDash=alt.StrokeDash("mechanism:N", sort=_MECHANISMS, legend=None),
+            tooltip=_tips(tip),
+        )
+        .properties(width=280, height=220)
+    )
+    if selected is not None:
+        rule = (
+            alt.Chart(pd.DataFrame({"load_per_cpu": [float(selected)]}))
+            .mark_rule(color="#555555", strokeDash=[4, 3])
+            .encode(x=alt.X("load_per_cpu:Q"))
+        )
+        left = left + rule
+    if band is None:
+        return alt.hconcat(left, title=title)
+    zoom = (
+        alt.Chart(_frame(band), title="vCPUs that cannot go offline (zoom)")
+        .mark_line(interpolate="step-after")
+        .encode(
+            x=alt.X("load_per_cpu:Q", title="device IRQs per vCPU", scale=alt.Scale(zero=False)),
+            y=alt.Y("offline_refused:Q", title="vCPUs refused"),
+            color=color,
+            tooltip=_tips(tip),
+        )
+        .properties(width=280, height=220)
+    )
+    return alt.hconcat(left, zoom, title=title)
+
+
+def capture_bars(per_cpu: pd.DataFrame, title: str) -> alt.Chart:
+    """Per CPU of a capture: device vectors available now and with the reserved vector."""
+    df = per_cpu[["cpu", "available", "available_reserved", "can_offline", "can_offline_reserved"]]
+    long = df.melt(
+        id_vars=["cpu", "can_offline", "can_offline_reserved"],
+        value_vars=["available", "available_reserved"],
+        var_name="case",
+        value_name="vectors",
+    )
+    long["case"] = long["case"].map({"available": "now", "available_reserved": "with reserved vector"})
+    return (
+        alt.Chart(long, title=title)
+        .mark_bar()
+        .encode(
+            x=alt.X("cpu:O", title="CPU"),
+            xOffset=alt.XOffset("case:N"),
+            y=alt.Y("vectors:Q", title="device vectors available"),
+            color=alt.Color("case:N", title=None),
+            tooltip=_tips(long.columns),
+        )
+        .properties(width=alt.Step(18) if len(df) <= 64 else 600, height=220)
+    )
+
+
+_HOTPLUG_COLOURS = {
+    "setup_notify": "#0072B2",
+    "reregister": "#0072B2",
+    "quote_issue": "#999999",
+    "quote_done": "#009E73",
+    "inject": "#56B4E9",
+    "irq_handled": "#009E73",
+    "spurious": "#D55E00",
+    "misdirected": "#D55E00",
+    "dropped_offline": "#D55E00",
+    "pending": "#E69F00",
+    "cpu_offline": "#000000",
+    "cpu_online": "#000000",
+    "notify_migrate": "#CC79A7",
+}
+
+
+def hotplug_timeline(events: pd.DataFrame, windows: pd.DataFrame, title: str) -> alt.TopLevelMixin:
+    """Events of a hotplug run, one lane per kind; loss windows (migrated, not re-registered) shaded."""
+    order = [k for k in _HOTPLUG_COLOURS if k in set(events["kind"])]
+    cols = [c for c in ("time_s", "kind", "quote_id", "cpu", "apic_id", "vector", "detail") if c in events]
+    df = events[cols].copy()
+    for c in ("quote_id", "cpu", "apic_id", "vector"):
+        if c in df:
+            df[c] = df[c].astype("float")
+    if "detail" in df:
+        df["detail"] = df["detail"].astype(str)
+    ticks = (
+        alt.Chart(df)
+        .mark_tick(thickness=2, size=14)
+        .encode(
+            x=alt.X("time_s:Q", title="time (s)"),
+            y=alt.Y("kind:N", title=None, sort=order),
+            color=alt.Color(
+                "kind:N",
+                scale=alt.Scale(domain=order, range=[_HOTPLUG_COLOURS[k] for k in order]),
+                legend=None,
+            ),
+            tooltip=_tips(cols),
+        )
+    )
+    win = windows.copy()
+    win["label"] = [
+        f"{w:.0f} ms" + ("" if c else ", never closed")
+        for w, c in zip(win["length_ms"], win["closed"], strict=True)
+    ]
+    shade = (
+        alt.Chart(win)
+        .mark_rect(color="#D55E00", opacity=0.18)
+        .encode(x=alt.X("start_s:Q"), x2=alt.X2("end_s"), tooltip=_tips(["start_s:Q", "end_s:Q", "label:N"]))
+    )
+    return alt.layer(shade, ticks, title=title).properties(width=620, height=alt.Step(20))
+
+
+def latency_chart(
+    sweep: pd.DataFrame, reference: pd.DataFrame | None, title: str, percentile: str = "p50"
+) -> alt.TopLevelMixin:
+    """Quote latency against the poll interval, one line per HZ, interrupt delivery as dashed rules."""
+    y = f"latency_{percentile}_ms"
+    lines = (
+        alt.Chart(sweep)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("poll_ms:Q", scale=alt.Scale(type="log"), title="poll interval (ms)"),
+            y=alt.Y(f"{y}:Q", title=f"quote latency {percentile} (ms)"),
+            color=alt.Color("series:N", title=None, sort=list(dict.fromkeys(sweep["series"]))),
+            tooltip=_tips(["series:N", "poll_ms:Q", f"{y}:Q", "wakeups_per_quote:Q"]),
+        )
+    )
+    layers: list[Any] = [lines]
+    if reference is not None and len(reference):
+        ref = reference.drop_duplicates(subset=[y]).copy()
+        layers.append(
+            alt.Chart(ref)
+            .mark_rule(strokeDash=[5, 4], color="#000000")
+            .encode(y=alt.Y(f"{y}:Q"), tooltip=_tips(["series:N", f"{y}:Q"]))
+        )
+    return alt.layer(*layers, title=title)
+
+
+def wakeup_lines(sweep: pd.DataFrame, title: str) -> alt.Chart:
+    """Wake-ups that found the quote still in flight, per quote, against the poll interval (log-log)."""
+    df = sweep[sweep["wasted_wakeups_per_quote"] > 0]
+    return (
+        alt.Chart(df, title=title)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("poll_ms:Q", scale=alt.Scale(type="log"), title="poll interval (ms)"),
+            y=alt.Y(
+                "wasted_wakeups_per_quote:Q", scale=alt.Scale(type="log"), title="wasted wake-ups per quote"
+            ),
+            color=alt.Color("series:N", title=None, sort=list(dict.fromkeys(df["series"]))),
+            tooltip=_tips(["series:N", "poll_ms:Q", "wasted_wakeups_per_quote:Q", "wakeups_per_quote:Q"]),
+        )
+    )
+
+
+def mechanism_timeline(events: pd.DataFrame, title: str) -> alt.Chart:
+    """A few GetQuote round trips: one lane per event kind, coloured by quote (the 01 walk-through)."""
+    cols = [c for c in ("time_s", "kind", "quote_id", "cpu", "vector", "detail") if c in events]
+    df = events[cols].copy()
+    for c in ("quote_id", "cpu", "vector"):
+        if c in df:
+            df[c] = df[c].astype("float")
+    if "detail" in df:
+        df["detail"] = df["detail"].astype(str)
+    order = list(dict.fromkeys(df["kind"]))
+    df["quote"] = ["setup" if pd.isna(q) else f"quote {int(q)}" for q in df["quote_id"]]
+    return (
+        alt.Chart(df, title=title)
+        .mark_point(filled=True, size=90, shape="diamond")
+        .encode(
+            x=alt.X("time_s:Q", title="time (s)"),
+            y=alt.Y("kind:N", title=None, sort=order),
+            color=alt.Color("quote:N", title=None, sort=list(dict.fromkeys(df["quote"]))),
+            tooltip=_tips(cols),
+        )
+        .properties(width=560, height=alt.Step(20))
+    )
