@@ -1,3 +1,68 @@
-"""tdxlib — a literate design workbook for the TDX event-notify interrupt debate."""
+"""tdxlib — a literate design workbook for the TDX event-notify interrupt debate.
+
+What a notebook imports (loaded lazily, so ``import tdxlib`` stays cheap for the CLI):
+
+- ``load_layout``, ``layout_names`` — x86 IDT vector layouts of a kernel version and config
+- ``IrqMatrix`` — the per-CPU vector allocator of ``kernel/irq/matrix.c``
+- ``offline_limit`` — the device load a notify mechanism leaves before a CPU offline is refused
+- ``QuoteBuffer``, ``load_profile``, ``profile_names``, ``Vmm`` — GHCI calls and host VMM profiles
+- ``TdGuest``, ``SystemVector``, ``DynamicIrq``, ``CallerVcpu``, ``Polling``, ``QuoteCarriesVector``
+  — the TD guest and the notify strategies of the thread
+- ``Scenario``, ``run``, ``sweep`` — the simpy timeline
+- ``check``, ``ledger`` — the claims of the thread as executable checks
+- ``load_proposal``, ``evaluate`` — spec proposals as data
+- ``load_capture``, ``budget_from_capture`` — real machines' ``/proc/interrupts`` and VECTOR dumps
+- ``show`` — display an altair chart (live in JupyterLab, inline SVG in reports)
+- ``TdxlibError`` — the base of every error tdxlib raises on purpose
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
+
+_EXPORTS: dict[str, str] = {
+    "load_layout": "tdxlib.vectors",
+    "layout_names": "tdxlib.vectors",
+    "IrqMatrix": "tdxlib.matrix",
+    "offline_limit": "tdxlib.budget",
+    "QuoteBuffer": "tdxlib.ghci",
+    "load_profile": "tdxlib.vmm",
+    "profile_names": "tdxlib.vmm",
+    "Vmm": "tdxlib.vmm",
+    "TdGuest": "tdxlib.guest",
+    "SystemVector": "tdxlib.strategies",
+    "DynamicIrq": "tdxlib.strategies",
+    "CallerVcpu": "tdxlib.strategies",
+    "Polling": "tdxlib.strategies",
+    "QuoteCarriesVector": "tdxlib.strategies",
+    "Scenario": "tdxlib.sim",
+    "run": "tdxlib.sim",
+    "sweep": "tdxlib.sim",
+    "check": "tdxlib.claims",
+    "ledger": "tdxlib.claims",
+    "load_proposal": "tdxlib.proposals",
+    "evaluate": "tdxlib.proposals",
+    "load_capture": "tdxlib.ingest",
+    "budget_from_capture": "tdxlib.ingest",
+    "show": "tdxlib.charts",
+    "TdxlibError": "tdxlib.errors",
+}
+
+__all__ = [*_EXPORTS, "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    """Import the public names on first use (PEP 562)."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tdxlib' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
