@@ -18,8 +18,11 @@ $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 	$(BIN)/python -m ipykernel install --sys-prefix --name tdxlib --display-name "tdxlib (.venv)" >/dev/null
 	touch $(STAMP)
 
+# Cached: re-executes only runs whose notebook, parameters, tdxlib source or data changed.
+# Extra options: make reports REPORT_ARGS="--only 02_vector_budget --force"
+REPORT_ARGS ?=
 reports: $(STAMP)
-	$(BIN)/tdxlib report
+	$(BIN)/tdxlib report $(REPORT_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check tdxlib tests benchmarks

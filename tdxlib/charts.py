@@ -1,0 +1,113 @@
+"""The shared look of tdxlib's altair charts, and :func:`show`, which renders a chart offline.
+
+In JupyterLab :func:`show` displays the live altair chart. Headless (a report run: the notebook's
+``interactive`` parameter is False, or the pipeline set ``TDXLIB_HEADLESS=1``) it displays the chart
+as an ``image/svg+xml`` output rendered by vl-convert, which nbconvert inlines into the HTML: no vega
+from a CDN, nothing to load. Under ``tdxlib report`` (``TDXLIB_CHARTS=deferred``) the kernel emits
+only the Vega-Lite spec and the pipeline renders the SVG into the executed notebook, with one warm
+vl-convert for all runs instead of a 0.7 s start-up in every kernel. Importing this module enables
+the theme.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from tdxlib.report.lazy import defer_rfc3987_syntax
+
+defer_rfc3987_syntax()
+
+import altair as alt  # noqa: E402  (after the import-time saving above)
+
+__all__ = ["PALETTE", "THEME", "enable", "is_interactive", "set_interactive", "show", "theme", "to_svg"]
+
+#: Name of the altair theme registered here.
+THEME = "tdxlib"
+#: Categorical colours (colour-blind safe, Okabe–Ito order): strategies, VMM profiles, verdicts.
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
+#: Environment variable the report pipeline sets in every kernel it starts.
+HEADLESS_ENV = "TDXLIB_HEADLESS"
+#: Set to ``deferred`` by the pipeline: emit the spec, the pipeline renders the SVG.
+RENDER_ENV = "TDXLIB_CHARTS"
+
+_interactive: bool | None = None
+
+
+def theme() -> dict[str, Any]:
+    """The altair theme config: readable fonts, our palette, no chart border."""
+    font = "Helvetica Neue, Arial, Liberation Sans, DejaVu Sans, sans-serif"
+    return {
+        "config": {
+            "background": "white",
+            "font": font,
+            "view": {"continuousWidth": 520, "continuousHeight": 300, "stroke": None},
+            "range": {"category": list(PALETTE)},
+            "axis": {"labelFontSize": 12, "titleFontSize": 13, "grid": True, "gridColor": "#e6e6e6"},
+            "legend": {"labelFontSize": 12, "titleFontSize": 13},
+            "title": {"fontSize": 15, "anchor": "start"},
+            "mark": {"color": PALETTE[0]},
+            "line": {"strokeWidth": 2.5},
+            "point": {"size": 60, "filled": True},
+        }
+    }
+
+
+def enable() -> None:
+    """Register and enable the tdxlib theme; headless, also make bare ``chart`` outputs static SVG."""
+    if THEME not in alt.theme.names():
+        alt.theme.register(THEME, enable=False)(theme)  # type: ignore[arg-type]
+    alt.theme.enable(THEME)
+    _renderer()
+
+
+def _renderer() -> None:
+    """altair's own ``svg`` renderer when headless (a chart left as a cell's value stays offline)."""
+    alt.renderers.enable("default" if is_interactive() else "svg")
+
+
+def set_interactive(interactive: bool | None) -> None:
+    """Force live (True) or static SVG (False) charts; None goes back to auto-detection."""
+    global _interactive
+    _interactive = interactive
+    _renderer()
+
+
+def is_interactive() -> bool:
+    """Whether :func:`show` draws live charts: False under the report pipeline (headless)."""
+    if _interactive is not None:
+        return _interactive
+    return os.environ.get(HEADLESS_ENV, "") in ("", "0")
+
+
+def to_svg(chart: alt.TopLevelMixin) -> str:
+    """The chart rendered to SVG by vl-convert, with the Vega-Lite version altair produced."""
+    from tdxlib.report.export import vegalite_svg
+
+    return vegalite_svg(chart.to_dict())
+
+
+def show(chart: alt.TopLevelMixin, *, interactive: bool | None = None) -> None:
+    """Display ``chart``: live in JupyterLab, inline SVG when headless (see module doc)."""
+    from IPython.display import display
+
+    live = is_interactive() if interactive is None else interactive
+    if live:
+        display(chart)
+        return
+    spec = chart.to_dict()
+    title = spec.get("title", "chart")
+    if isinstance(title, dict):
+        title = title.get("text", "chart")
+    text = f"<chart: {title}>"
+    if os.environ.get(RENDER_ENV) == "deferred":
+        from tdxlib.report.records import CHART_MIME
+
+        display({CHART_MIME: spec, "text/plain": text}, raw=True)
+    else:
+        from tdxlib.report.export import vegalite_svg
+
+        display({"image/svg+xml": vegalite_svg(spec), "text/plain": text}, raw=True)
+
+
+enable()

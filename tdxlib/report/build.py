@@ -1,0 +1,323 @@
+"""``tdxlib report`` end to end: validate, skip what is cached, execute the rest, export, summarise.
+
+Order matters: every parameter set is validated before any kernel starts; each run executes into a
+temporary directory and only a successful run replaces its reports (``os.replace``), so a failure
+keeps the last good report; the summaries are rewritten from all runs' records at the end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tdxlib.errors import ReportError
+from tdxlib.report import cache
+from tdxlib.report.config import ReportConfig, Run, load_config, read_notebook_json
+
+#: Where the config is looked up when none is given: ./notebooks/reports.yaml, else the checkout's.
+CONFIG_RELPATH = Path("notebooks") / "reports.yaml"
+
+
+@dataclass
+class RunState:
+    """One run's fate in this build."""
+
+    run: Run
+    key: str
+    inputs: dict[str, Any]
+    record: dict[str, Any] | None  # the cache record (last good result), if any
+    action: str  # "cached", "execute", "executed", "failed", "not selected"
+    reasons: list[str] = field(default_factory=list)  # why it (re-)executes
+    error: ReportError | None = None
+
+
+@dataclass
+class BuildResult:
+    """What a build did: per-run states, the summary written, and the errors."""
+
+    out: Path
+    config: ReportConfig
+    states: list[RunState]
+    summary: dict[str, Any]
+    seconds: float
+    selected: list[str] = field(default_factory=list)  # names of the runs asked for (--only)
+
+    @property
+    def executed(self) -> list[str]:
+        """Names of the runs executed successfully in this build."""
+        return [s.run.name for s in self.states if s.action == "executed"]
+
+    @property
+    def cached(self) -> list[str]:
+        """Names of the runs skipped because nothing they depend on changed."""
+        return [s.run.name for s in self.states if s.action == "cached"]
+
+    @property
+    def errors(self) -> list[ReportError]:
+        """The failures of this build (each names notebook, set, cell and error)."""
+        return [s.error for s in self.states if s.error is not None]
+
+    @property
+    def ok(self) -> bool:
+        """True when no run failed."""
+        return not self.errors
+
+
+def default_config_path() -> Path:
+    """``./notebooks/reports.yaml`` when it exists, else the one in the checkout tdxlib lives in."""
+    here = Path.cwd() / CONFIG_RELPATH
+    if here.is_file():
+        return here
+    return Path(__file__).resolve().parents[2] / CONFIG_RELPATH
+
+
+def _source_hash() -> str:
+    return cache.hash_tree(Path(__file__).resolve().parents[1], ("**/*.py",))
+
+
+def _data_hash() -> str:
+    from tdxlib.datafiles import DATA_DIR
+
+    return cache.hash_tree(DATA_DIR)
+
+
+def plan(
+    config: ReportConfig,
+    out: Path,
+    selected: Sequence[Run],
+    universe: Sequence[Run],
+    force: bool,
+    kernel: str,
+) -> list[RunState]:
+    """Cache state of every run in ``universe``; selected runs that are not fresh get ``execute``."""
+    source_hash, data_hash = _source_hash(), _data_hash()
+    nb_hashes: dict[Path, str] = {}
+    chosen = {r.name for r in selected}
+    states = []
+    for run in universe:
+        if run.path not in nb_hashes:
+            nb_hashes[run.path] = cache.hash_notebook(read_notebook_json(run.path))
+        inputs = cache.run_inputs(nb_hashes[run.path], run.parameters, source_hash, data_hash, kernel)
+        key = cache.cache_key(inputs)
+        record = cache.read_record(out, run.name)
+        fresh = (
+            record is not None
+            and record.get("key") == key
+            and (out / f"{run.name}.html").is_file()
+            and (out / f"{run.name}.ipynb").is_file()
+        )
+        if run.name not in chosen:
+            action = "cached" if fresh else "not selected"
+        elif fresh and not force:
+            action = "cached"
+        else:
+            action = "execute"
+        reasons = (
+            ["--force"]
+            if force and fresh
+            else cache.changed_inputs(record.get("inputs") if record else None, inputs)
+        )
+        states.append(RunState(run, key, inputs, record, action, reasons if action == "execute" else []))
+    return states
+
+
+@dataclass
+class _Executed:
+    """A run that has executed (in its temporary directory) and waits for render/export."""
+
+    nb: Any
+    work: Path
+    seconds: float
+
+
+def _execute_step(state: RunState, out: Path, kernel: str, timeout: float) -> _Executed:
+    """Execute one run into a fresh temporary directory (kernel slot). Raises RunError."""
+    from tdxlib.report.execute import RunError, execute_notebook
+
+    run = state.run
+    work = Path(tempfile.mkdtemp(prefix=f"{run.name}.", dir=out / ".tmp"))
+    executed_path = work / f"{run.name}.ipynb"
+    started = time.perf_counter()
+    try:
+        nb = execute_notebook(run, executed_path, kernel, timeout)
+    except RunError as exc:
+        kept = None
+        if executed_path.is_file():
+            kept = out / ".failed" / f"{run.name}.ipynb"
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(executed_path, kept)
+        shutil.rmtree(work, ignore_errors=True)
+        raise RunError(exc.run, exc.error, exc.cell, exc.ncells, exc.source, kept, exc.line) from None
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return _Executed(nb, work, time.perf_counter() - started)
+
+
+def _finish_step(
+    state: RunState, executed: _Executed, out: Path, version: str, commit: str | None
+) -> dict[str, Any]:
+    """Render charts, export, then swap the run's reports in; returns its new cache record."""
+    import nbformat
+
+    from tdxlib.report.execute import RunError
+    from tdxlib.report.export import export_html, header_html, render_charts
+    from tdxlib.report.records import collect_records
+
+    run, nb, work = state.run, executed.nb, executed.work
+    try:
+        failures = render_charts(nb, out / ".cache" / "svg")
+        if failures:
+            number, error = failures[0]
+            raise RunError(run, f"chart could not be rendered: {error}", number)
+        metrics, ledger = collect_records(nb)
+        facts = {"parameters": _params_text(run.overrides), "tdxlib": version, "commit": commit or "unknown"}
+        try:
+            page = export_html(copy.deepcopy(nb), run.name, header_html(run.name, facts))
+        except ReportError as exc:
+            raise RunError(run, f"export failed: {exc}") from None
+        html_tmp, nb_tmp = work / f"{run.name}.html", work / f"{run.name}.ipynb"
+        html_tmp.write_text(page, encoding="utf-8")
+        nbformat.write(nb, str(nb_tmp))
+        os.replace(html_tmp, out / f"{run.name}.html")
+        os.replace(nb_tmp, out / f"{run.name}.ipynb")
+        (out / ".failed" / f"{run.name}.ipynb").unlink(missing_ok=True)
+        record = {
+            "key": state.key,
+            "inputs": state.inputs,
+            "run": run.name,
+            "notebook": run.notebook,
+            "set": run.set_name,
+            "parameters": run.overrides,
+            "metrics": metrics,
+            "ledger": ledger,
+            "seconds": round(executed.seconds, 2),
+            "finished": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+            "html": f"{run.name}.html",
+            "ipynb": f"{run.name}.ipynb",
+        }
+        cache.write_record(out, run.name, record)
+        return record
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _params_text(params: dict[str, Any]) -> str:
+    import json
+
+    return ", ".join(f"{k}={json.dumps(v)}" for k, v in sorted(params.items())) or "notebook defaults"
+
+
+def _summary_runs(states: Sequence[RunState]) -> dict[str, dict[str, Any]]:
+    runs: dict[str, dict[str, Any]] = {}
+    for s in states:
+        r = s.record or {}
+        entry: dict[str, Any] = {
+            "notebook": s.run.notebook,
+            "set": s.run.set_name,
+            "parameters": s.run.overrides,
+        }
+        if s.action in ("cached", "executed"):
+            entry.update({k: r.get(k) for k in ("metrics", "ledger", "seconds", "finished", "html", "ipynb")})
+            entry["status"] = "ok"
+        elif s.action == "failed":
+            entry["status"] = "failed"
+            entry["error"] = str(s.error)
+            if r:  # the last good report is still in place: link it
+                entry["html"] = r.get("html")
+        else:
+            entry["status"] = "stale" if r else "missing"
+            if r:
+                entry["html"] = r.get("html")
+        runs[s.run.name] = entry
+    return runs
+
+
+def write_summaries(out: Path, states: Sequence[RunState], root: Path) -> dict[str, Any]:
+    """Write summary.json, summary.md and index.html from the runs' records; return the summary."""
+    import json
+
+    from tdxlib import __version__
+    from tdxlib.report.index import build_summary, git_commit, index_html, summary_markdown
+
+    summary = build_summary(_summary_runs(states), __version__, git_commit(root))
+    cache.atomic_write_text(out / "summary.json", json.dumps(summary, indent=1, sort_keys=True) + "\n")
+    cache.atomic_write_text(out / "summary.md", summary_markdown(summary))
+    cache.atomic_write_text(out / "index.html", index_html(summary))
+    return summary
+
+
+def build(
+    config: Path | str | None = None,
+    out: Path | str | None = None,
+    only: Sequence[str] | None = None,
+    jobs: int | None = None,
+    force: bool = False,
+    reduced: bool = False,
+    timeout: float | None = None,
+    kernel: str | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
+) -> BuildResult:
+    """Build the reports; see the module doc. Raises ParameterError before anything executes."""
+    started = time.perf_counter()
+    say = log or ((lambda msg: print(msg, file=sys.stderr)) if progress else (lambda msg: None))
+    cfg = load_config(Path(config) if config is not None else default_config_path())
+    out_dir = Path(out) if out is not None else cfg.root / "reports"
+    selected = cfg.select(only, reduced)
+    universe = cfg.reduced_runs if reduced else cfg.runs
+    kernel_name = kernel or cfg.kernel
+    per_cell = float(timeout) if timeout is not None else cfg.timeout
+    if per_cell <= 0:
+        raise ReportError(f"--timeout {per_cell:g}: expected seconds > 0")
+    states = plan(cfg, out_dir, selected, universe, force, kernel_name)
+    todo = [s for s in states if s.action == "execute"]
+    if todo:
+        from tdxlib import __version__
+        from tdxlib.report.execute import kernel_environment, resolve_kernel, run_pipeline
+        from tdxlib.report.export import prune_svg_cache, warm_up
+        from tdxlib.report.index import git_commit
+        from tdxlib.report.lazy import defer_rfc3987_syntax
+
+        defer_rfc3987_syntax()
+        resolved = resolve_kernel(kernel_name)
+        (out_dir / ".tmp").mkdir(parents=True, exist_ok=True)
+        commit = git_commit(cfg.root)
+        n_jobs = jobs if jobs and jobs > 0 else (os.cpu_count() or 1)
+        say(f"tdxlib report: executing {len(todo)} run(s) on {min(n_jobs, len(todo))} kernel(s) [{resolved}]")
+        with kernel_environment():
+            for state, record, exc in run_pipeline(
+                todo,
+                lambda s: _execute_step(s, out_dir, resolved, per_cell),
+                lambda s, executed: _finish_step(s, executed, out_dir, __version__, commit),
+                n_jobs,
+                lambda s: s.run.name,
+                progress,
+                on_started=lambda: warm_up(delay=0.5),
+            ):
+                if exc is None:
+                    state.record, state.action = record, "executed"
+                elif isinstance(exc, ReportError):
+                    state.action, state.error = "failed", exc
+                else:
+                    state.action = "failed"
+                    state.error = ReportError(f"{state.run.name}: {type(exc).__name__}: {exc}")
+        prune_svg_cache(out_dir / ".cache" / "svg")
+    else:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(OSError):
+        (out_dir / ".tmp").rmdir()  # only when empty: a concurrent build may still use it
+    summary = write_summaries(out_dir, states, cfg.root)
+    return BuildResult(
+        out_dir, cfg, states, summary, time.perf_counter() - started, [r.name for r in selected]
+    )

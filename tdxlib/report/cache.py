@@ -1,0 +1,128 @@
+"""The report cache: a run is re-executed only when what it depends on changed.
+
+A run's inputs are its notebook's cells (types and sources, not outputs), its parameters, the tdxlib
+source (``tdxlib/**/*.py``), the data (``data/**``), the kernel name and the pipeline's own format
+version. Their hashes and the run's result live in ``<out>/.cache/<run>.json``; hashing is plain
+hashlib over small files, so a no-op build stays well under a second.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+#: Bump when what a run produces changes shape, so old caches are not trusted.
+PIPELINE_VERSION = 1
+_SKIP_DIRS = {"__pycache__", ".ipynb_checkpoints", ".mypy_cache", ".pytest_cache"}
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def hash_tree(root: Path, patterns: Iterable[str] = ("**/*",)) -> str:
+    """Hash of the relative paths and contents of the files under ``root`` matching ``patterns``."""
+    h = hashlib.sha256()
+    if not root.is_dir():
+        return _sha(b"missing:" + str(root).encode())
+    files: set[Path] = set()
+    for pattern in patterns:
+        for p in root.glob(pattern):
+            rel_parts = p.relative_to(root).parts
+            if p.is_file() and not any(x in _SKIP_DIRS or x.startswith(".") for x in rel_parts):
+                files.add(p)
+    for p in sorted(files):
+        rel = p.relative_to(root).as_posix()
+        h.update(rel.encode() + b"\0")
+        h.update(_sha(p.read_bytes()).encode() + b"\n")
+    return h.hexdigest()
+
+
+def hash_notebook(nb: Mapping[str, Any]) -> str:
+    """Hash of a notebook's cell types and sources (outputs and metadata do not matter)."""
+    cells = []
+    for cell in nb.get("cells", []):
+        src = cell.get("source", "")
+        cells.append([cell.get("cell_type"), "".join(src) if isinstance(src, list) else src])
+    return _sha(json.dumps(cells, ensure_ascii=False).encode())
+
+
+def hash_json(value: Any) -> str:
+    """Hash of a JSON-able value in canonical form."""
+    return _sha(json.dumps(value, sort_keys=True, ensure_ascii=False).encode())
+
+
+def run_inputs(
+    nb_hash: str, parameters: Mapping[str, Any], source_hash: str, data_hash: str, kernel: str
+) -> dict[str, Any]:
+    """The named inputs of one run (what the cache key is made of)."""
+    return {
+        "pipeline": PIPELINE_VERSION,
+        "notebook": nb_hash,
+        "parameters": hash_json(dict(parameters)),
+        "tdxlib": source_hash,
+        "data": data_hash,
+        "kernel": kernel,
+    }
+
+
+def cache_key(inputs: Mapping[str, Any]) -> str:
+    """The single key of a run's inputs."""
+    return hash_json(dict(inputs))
+
+
+def changed_inputs(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> list[str]:
+    """Names of the inputs that differ (all of them when there is no previous record)."""
+    if not old:
+        return ["no previous run"]
+    return [k for k in new if old.get(k) != new[k]]
+
+
+def cache_path(out: Path, run: str) -> Path:
+    """Where the cache record of ``run`` lives."""
+    return out / ".cache" / f"{run}.json"
+
+
+def read_record(out: Path, run: str) -> dict[str, Any] | None:
+    """The cache record of ``run``, or None when absent or unreadable."""
+    try:
+        data = json.loads(cache_path(out, run).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write_text(path: Path, text: str) -> bool:
+    """Write ``text`` to ``path`` via a temporary file and ``os.replace``; False when unchanged."""
+    try:
+        if path.read_text(encoding="utf-8") == text:
+            return False
+    except (OSError, UnicodeDecodeError):
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; reports are for everyone to read
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return True
+
+
+def write_record(out: Path, run: str, record: Mapping[str, Any]) -> None:
+    """Store the cache record of ``run`` atomically."""
+    atomic_write_text(cache_path(out, run), json.dumps(record, indent=1, sort_keys=True) + "\n")
