@@ -23,6 +23,11 @@ from typing import Any
 
 __version__ = "0.1.0"
 
+# jsonschema (under altair and nbformat) compiles a grammar at import that we never need at start-up.
+from tdxlib.report.lazy import defer_rfc3987_syntax as _defer_rfc3987_syntax
+
+_defer_rfc3987_syntax()
+
 _EXPORTS: dict[str, str] = {
     "load_layout": "tdxlib.vectors",
     "layout_names": "tdxlib.vectors",

@@ -23,14 +23,19 @@ NOTEBOOK_DIR = ROOT / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 #: The workbook's own notebooks (06_proposals belongs to the proposals work).
 WORKBOOK = ("01_the_question", "02_vector_budget", "03_who_gets_the_interrupt", "04_hotplug", "05_polling")
-#: Quick parameter sets for the execution test (what `reduced:` in notebooks/reports.yaml should say).
-REDUCED: dict[str, dict[str, Any]] = {
-    "01_the_question": {"quotes": 2},
-    "02_vector_budget": {"cpus": 8, "max_cpus": 64, "capture": "sandbox-vm-2cpu-6.18"},
-    "03_who_gets_the_interrupt": {"cpus": 4, "quotes": 8, "vmms": ["ghci-1.0", "qemu-10.1", "never-injects"]},
-    "04_hotplug": {"duration_s": 5.0, "offline_at_s": 2.0, "online_at_s": 4.0},
-    "05_polling": {"quotes": 10, "hz_values": [250], "poll_intervals_ms": [1, 1000]},
-}
+
+
+def _load_reduced() -> dict[str, dict[str, Any]]:
+    """The quick parameter sets, from ``reduced:`` in notebooks/reports.yaml (one source of truth)."""
+    from tdxlib.report.config import load_config
+
+    return {
+        run.notebook: dict(run.overrides)
+        for run in load_config(NOTEBOOK_DIR / "reports.yaml").select(reduced=True)
+    }
+
+
+REDUCED: dict[str, dict[str, Any]] = _load_reduced()
 KERNEL = "python3"
 #: The notebook also executed with ``interactive=True`` (the cheapest panel).
 INTERACTIVE_RUN = "04_hotplug"
@@ -91,16 +96,7 @@ def test_code_cells_stay_short_and_record_their_verdicts(stem: str) -> None:
 
 
 def _reduced(stem: str) -> dict[str, Any]:
-    if stem in REDUCED:
-        return dict(REDUCED[stem])
-    config = NOTEBOOK_DIR / "reports.yaml"
-    if config.is_file():
-        from tdxlib.report.config import load_config
-
-        for run in load_config(config).select(reduced=True):
-            if run.notebook == stem:
-                return dict(run.overrides)
-    return {}
+    return dict(REDUCED.get(stem, {}))
 
 
 def _execute(path: Path, out_dir: Path, interactive: bool = False) -> tuple[Any, BaseException | None]:
