@@ -1,6 +1,8 @@
 """The shared look of tdxlib's altair charts, and :func:`show`, which renders a chart offline.
 
-In JupyterLab :func:`show` displays the live altair chart. Headless (a report run: the notebook's
+In JupyterLab :func:`show` displays the live altair chart through our renderer, which draws it with
+vega-embed from the bundle shipped in vl-convert, inlined once per kernel: live charts need no
+network either (altair's default would fetch vega from a CDN). Headless (a report run: the notebook's
 ``interactive`` parameter is False, or the pipeline set ``TDXLIB_HEADLESS=1``) it displays the chart
 as an ``image/svg+xml`` output rendered by vl-convert, which nbconvert inlines into the HTML: no vega
 from a CDN, nothing to load. Under ``tdxlib report`` (``TDXLIB_CHARTS=deferred``) the kernel emits
@@ -61,9 +63,55 @@ def enable() -> None:
     _renderer()
 
 
+#: Name of the live renderer registered here (offline vega in JupyterLab).
+LIVE_RENDERER = "tdxlib-offline"
+_bundle_sent = False
+
+
+def offline_html(spec: dict[str, Any], *, with_bundle: bool) -> str:
+    """HTML that draws ``spec`` with vega-embed, offline: no ``<script src>`` to any CDN.
+
+    The vega/vega-lite/vega-embed bundle shipped in vl-convert sets ``window.vegaEmbed``; it is
+    inlined (as a module, so its top-level names cannot collide) only when ``with_bundle`` is true —
+    once per kernel — and every chart waits for it.
+    """
+    import json
+    import uuid
+
+    div = f"tdxlib-chart-{uuid.uuid4().hex}"
+    # "</" must not end the script element early; JSON allows the escaped slash.
+    payload = json.dumps(spec).replace("</", "<\\/")
+    parts = [f'<div id="{div}"></div>']
+    if with_bundle:
+        import vl_convert as vlc
+
+        bundle = vlc.javascript_bundle(None)  # type: ignore[arg-type]  # the stub omits the default
+        parts.append('<script type="module">' + bundle + "</script>")
+    parts.append(
+        '<script type="module">'
+        "(async () => {"
+        " for (let i = 0; !window.vegaEmbed && i < 200; i++) await new Promise(r => setTimeout(r, 25));"
+        f' const el = document.getElementById("{div}");'
+        ' if (!window.vegaEmbed) { el.textContent = "vega bundle missing: re-run the first chart"; return; }'
+        f" await window.vegaEmbed(el, {payload}, {{actions: false}});"
+        "})();</script>"
+    )
+    return "".join(parts)
+
+
+def _live_renderer(spec: dict[str, Any], **_: Any) -> dict[str, str]:
+    """altair renderer for JupyterLab: vega-embed from the inlined bundle (no network needed)."""
+    global _bundle_sent
+    html = offline_html(spec, with_bundle=not _bundle_sent)
+    _bundle_sent = True
+    return {"text/html": html, "text/plain": "<altair chart>"}
+
+
 def _renderer() -> None:
-    """altair's own ``svg`` renderer when headless (a chart left as a cell's value stays offline)."""
-    alt.renderers.enable("default" if is_interactive() else "svg")
+    """Live: our offline vega-embed renderer; headless: altair's ``svg`` (a bare chart stays offline)."""
+    if LIVE_RENDERER not in alt.renderers.names():
+        alt.renderers.register(LIVE_RENDERER, _live_renderer)
+    alt.renderers.enable(LIVE_RENDERER if is_interactive() else "svg")
 
 
 def set_interactive(interactive: bool | None) -> None:

@@ -205,7 +205,7 @@ def test_charts_show_headless_and_live(monkeypatch: pytest.MonkeyPatch) -> None:
     try:
         assert not charts.is_interactive() and charts.alt.renderers.active == "svg"
         charts.set_interactive(True)
-        assert charts.is_interactive() and charts.alt.renderers.active == "default"
+        assert charts.is_interactive() and charts.alt.renderers.active == charts.LIVE_RENDERER
     finally:
         charts.set_interactive(None)
 

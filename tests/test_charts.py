@@ -1,0 +1,62 @@
+"""The live (JupyterLab) renderer: vega-embed from one inlined bundle per kernel, nothing off the page."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import tdxlib.charts as charts
+
+_BUNDLE_MARK = "window.vegaEmbed="
+
+
+class _Refs(HTMLParser):
+    """Collects every src/href attribute of the page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.refs += [v or "" for k, v in attrs if k in ("src", "href")]
+
+
+def _spec(title: str = "T") -> dict[str, object]:
+    df = pd.DataFrame({"x": [1, 2, 3], "y": [3, 1, 2]})
+    return charts.alt.Chart(df, title=title).mark_line().encode(x="x", y="y").to_dict()
+
+
+def test_bundle_is_inlined_once_per_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(charts, "_bundle_sent", False)
+    first = charts._live_renderer(_spec())["text/html"]
+    second = charts._live_renderer(_spec())["text/html"]
+    assert first.count(_BUNDLE_MARK) == 1 and second.count(_BUNDLE_MARK) == 0
+    refs = _Refs()
+    refs.feed(first + second)
+    assert refs.refs == []  # nothing loaded from anywhere: the bundle is inline
+
+
+def test_spec_text_cannot_close_the_script_element() -> None:
+    html = charts.offline_html(_spec("a </script><script>alert(1)</script>"), with_bundle=False)
+    assert html.count("</script>") == 1  # only our own closing tag
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian chromium")
+def test_two_live_charts_draw_offline_in_chromium(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(charts, "_bundle_sent", False)
+    outs = [charts._live_renderer(_spec(f"chart {i}"))["text/html"] for i in range(2)]
+    page = tmp_path / "live.html"
+    page.write_text("<html><body>" + "".join(outs) + "</body></html>")
+    cmd = [
+        "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run",
+        f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000", "--dump-dom", page.as_uri(),
+    ]  # fmt: skip
+    dom = subprocess.run(cmd, capture_output=True, text=True, timeout=120).stdout
+    assert dom.count('class="marks"') == 2, "both charts drawn by vega-embed"
