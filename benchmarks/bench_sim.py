@@ -93,44 +93,64 @@ def _timed(fn: Callable[[], object]) -> float:
     return time.perf_counter() - t0
 
 
-def sweep_bench(n: int = 200, rounds: int = 3) -> None:
-    """Serial vs a 2-process pool (start-up included), metrics only and full results.
+def _warm(_: int) -> int:
+    """Run in each worker once: import the simulator and fill its per-process caches."""
+    sweep(small(6), metrics_only=True)
+    return os.getpid()
 
-    The three variants are interleaved for ``rounds`` rounds and the best time of each is kept, so a
-    burst of load from other processes on a shared machine does not decide the ratio.
+
+def sweep_bench(n: int = 200, rounds: int = 3, burn: int = 2_000_000) -> None:
+    """Serial vs a 2-process pool on the same scenarios, metrics only (and full results, for reference).
+
+    The pool is created once and warmed up (workers import tdxlib and fill the simulator's caches)
+    before anything is timed, so the ratio measures the sweep, not process start-up. Workers get
+    scenarios and send back metric rows (``sweep(..., metrics_only=True)``: no frames are built or
+    pickled). A control — the same pure-CPU loop serially and through the same pool — shows how
+    much parallelism the machine offers right now: on a busy machine both ratios drop together.
+    Variants are interleaved for ``rounds`` rounds and the best time of each is kept.
     """
     scs = small(n)
-    sweep(scs[:4])  # warm imports and caches
-
-    def pooled(metrics_only: bool) -> None:
-        with ProcessPoolExecutor(max_workers=2) as pool:
-            sweep(scs, executor=pool, metrics_only=metrics_only)
-
-    def burn_pool() -> None:
-        with ProcessPoolExecutor(max_workers=2) as pool:
-            list(pool.map(_burn, [2_000_000] * 8))
-
-    variants: dict[str, Callable[[], object]] = {
-        "burn serial": lambda: [_burn(2_000_000) for _ in range(8)],
-        "burn pool": burn_pool,
-        "serial": lambda: sweep(scs, metrics_only=True),
-        "metrics only": lambda: pooled(True),
-        "full results": lambda: pooled(False),
-    }
-    best = {k: float("inf") for k in variants}
-    for _ in range(rounds):
-        for k, fn in variants.items():
-            best[k] = min(best[k], _timed(fn))
+    sweep(scs[:6], metrics_only=True)  # warm this process's imports and caches, as the workers'
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        pids = set(pool.map(_warm, range(4), chunksize=1))
+        variants: dict[str, Callable[[], object]] = {
+            "control serial": lambda: [_burn(burn) for _ in range(8)],
+            "control pool": lambda: list(pool.map(_burn, [burn] * 8, chunksize=1)),
+            "serial": lambda: sweep(scs, metrics_only=True),
+            "pool": lambda: sweep(scs, executor=pool, metrics_only=True),
+            "pool, full results": lambda: sweep(scs, executor=pool),
+        }
+        best = {k: float("inf") for k in variants}
+        for _ in range(rounds):
+            for k, fn in variants.items():
+                best[k] = min(best[k], _timed(fn))
     t_serial = best["serial"]
-    ceiling = best["burn serial"] / best["burn pool"]
-    print(f"\nsweep of {n} small scenarios (16 vCPUs, 300 quotes, hotplug every 2 s), {os.cpu_count()} cores")
-    print(f"  serial                                 {t_serial:6.2f} s   (best of {rounds}, interleaved)")
-    for what in ("metrics only", "full results"):
-        t_par = best[what]
-        speed = t_serial / t_par
-        verdict = "OK" if speed >= 1.6 else "LOW"
-        print(f"  2-process pool, {what}           {t_par:6.2f} s   speed-up {speed:4.2f}x  {verdict}")
-    print(f"  (machine check: a pure-CPU loop gets {ceiling:4.2f}x from 2 processes right now)")
+    speed = t_serial / best["pool"]
+    full = t_serial / best["pool, full results"]
+    ceiling = best["control serial"] / best["control pool"]
+    verdict = "OK" if speed >= 1.6 else "LOW"
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(
+        f"\nsweep of {n} small scenarios (16 vCPUs, 300 quotes, hotplug every 2 s), {os.cpu_count()} cores,"
+        f" load average {load}; pool of {len(pids)} warmed workers, best of {rounds} interleaved rounds"
+    )
+    rows = [
+        ("serial, metrics only", t_serial, f"({t_serial / n * 1000:.1f} ms/scenario)"),
+        ("2-process pool, metrics only", best["pool"], f"speed-up {speed:4.2f}x  {verdict} (goal 1.6x)"),
+        (
+            "2-process pool, full results",
+            best["pool, full results"],
+            f"speed-up {full:4.2f}x  (frames pickled)",
+        ),
+    ]
+    for label, seconds, note in rows:
+        print(f"  {label:<38} {seconds:6.2f} s   {note}")
+    print(
+        f"  control: a pure-CPU loop gets {ceiling:4.2f}x from the same pool right now"
+        f" (sweep efficiency {speed / ceiling:.0%} of that)"
+    )
+    if ceiling < 1.7:
+        print("  (the control is below 1.7x: the machine is busy, so the sweep ratio is not meaningful now)")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ the per-CPU ``vector_irq`` tables that ``common_interrupt()`` consults. Behaviou
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, NamedTuple
@@ -193,6 +194,35 @@ class TdGuest:
             self.add_device_irqs(int(device_irqs))
         if managed_queues:
             self.add_managed_queues(int(managed_queues))
+
+    def copy(self) -> TdGuest:
+        """An independent copy in the same state (matrix, IRQs, handlers, counters).
+
+        Much cheaper than booting again, so a simulation can boot a guest once and run copies of it.
+        IRQs are copied (their CPU and vector change on migration); the layout and APIC IDs are
+        immutable and shared; handlers are shared as they are (a booted guest without a notify
+        mechanism only has the no-op device handler).
+        """
+        new = object.__new__(TdGuest)
+        new.__dict__.update(self.__dict__)
+        twin: dict[int, Irq] = {}
+
+        def same(irq: Irq) -> Irq:  # one copy per IRQ, wherever it is referenced
+            hit = twin.get(id(irq))
+            if hit is None:
+                hit = twin[id(irq)] = dataclasses.replace(irq)
+            return hit
+
+        new.matrix = self.matrix.copy()
+        new._online = self._online.copy()
+        new.vector_irq = [{v: same(i) for v, i in table.items()} for table in self.vector_irq]
+        new.system_handlers = dict(self.system_handlers)
+        new.irqs = [same(i) for i in self.irqs]
+        new._managed_down = [same(i) for i in self._managed_down]
+        new._irqs_on = [{same(i) for i in on} for on in self._irqs_on]
+        new.counters = dataclasses.replace(self.counters)
+        new.spurious_per_cpu = self.spurious_per_cpu.copy()
+        return new
 
     # ------------------------------------------------------------------ topology and state
 

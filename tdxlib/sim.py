@@ -8,6 +8,8 @@ per its profile, the guest takes the interrupt on whatever CPU it lands on, poll
 ``msleep_interruptible`` really sleeps, and CPUs go offline and online on a schedule, migrating the
 notify IRQ. ``Result.events`` is a tidy frame (one row per event), ``Result.quotes`` one row per
 request, ``Result.metrics`` the numbers the claims are decided on. Same scenario and seed, same frames.
+``run(scenario, frames=False)`` is the metrics-only fast path (no frames are built; same metrics, bit
+for bit): what sweeps and the notebooks' widget panels use.
 
 ``sweep(scenarios, executor=None)`` runs many scenarios through any ``concurrent.futures.Executor``
 (a process pool, or a Dask ``client.get_executor()``), results in input order.
@@ -20,6 +22,7 @@ import dataclasses
 import errno as _errno
 import functools
 import math
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -31,7 +34,7 @@ import pandas as pd
 import simpy
 
 from tdxlib import ghci
-from tdxlib.errors import DataError, ValidationError
+from tdxlib.errors import DataError, TdxlibError, ValidationError
 from tdxlib.guest import TdGuest
 from tdxlib.jiffies import JiffyClock
 from tdxlib.strategies import NotifyContext, NotifyStrategy, Polling, PollOutcome, SystemVector, make_strategy
@@ -212,7 +215,7 @@ class Scenario:
         if isinstance(self.vmm, Path):
             s(self, "vmm", str(self.vmm))
         if isinstance(self.vmm, str):
-            if self.vmm not in profile_names() and not self.vmm.endswith((".yaml", ".yml")):
+            if self.vmm not in _profile_names() and not self.vmm.endswith((".yaml", ".yml")):
                 raise ValidationError("vmm", self.vmm, f"one of {profile_names()} or a .yaml profile path")
         elif not isinstance(self.vmm, VmmProfile):
             raise ValidationError("vmm", self.vmm, "a profile name, a .yaml path or a VmmProfile")
@@ -338,8 +341,10 @@ class Metrics:
     misdirected to another handler, dropped at an offline vCPU, still pending at the end, or taken by
     a displaced callback: ``displaced_callbacks``); ``not_injected`` completions the VMM did not signal.
     ``vectors_per_cpu``/``vectors_total`` are IDT vectors the notify mechanism occupies at the end.
-    ``loss_window_s`` is the time between the notify IRQ migrating and the guest re-registering
-    (summed; ``loss_window_max_s`` the longest); ``exposed_requests`` requests in flight when it migrated.
+    ``loss_window_s`` is the time the notify IRQ spends away from the (APIC ID, vector) it had at its
+    last successful SetupEventNotifyInterrupt — from a migration until the guest re-registers, or until
+    a later migration brings it back there (summed; ``loss_window_max_s`` the longest);
+    ``exposed_requests`` requests in flight when it migrated.
     """
 
     quotes_issued: int = 0
@@ -408,14 +413,62 @@ class Metrics:
         return out
 
 
-@dataclass
 class Result:
-    """One run: the scenario, the tidy event frame, one row per quote, and the metrics."""
+    """One run: the scenario, the tidy event frame, one row per quote, and the metrics.
 
-    scenario: Scenario
-    events: pd.DataFrame
-    quotes: pd.DataFrame
-    metrics: Metrics
+    A metrics-only run (``run(scenario, frames=False)``) keeps no frames: ``has_frames`` is False and
+    reading ``events`` or ``quotes`` raises :class:`~tdxlib.errors.TdxlibError` (run it with frames).
+    """
+
+    __slots__ = ("_events", "_quotes", "metrics", "scenario")
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        events: pd.DataFrame | None,
+        quotes: pd.DataFrame | None,
+        metrics: Metrics,
+    ) -> None:
+        self.scenario = scenario
+        self._events = events
+        self._quotes = quotes
+        self.metrics = metrics
+
+    @property
+    def has_frames(self) -> bool:
+        """Whether the run kept its event and quote frames (``run(..., frames=True)``)."""
+        return self._events is not None and self._quotes is not None
+
+    def _frame(self, frame: pd.DataFrame | None, what: str) -> pd.DataFrame:
+        if frame is None:
+            raise TdxlibError(
+                f"this Result has no {what} frame: it comes from a metrics-only run "
+                "(run(scenario, frames=False) or sweep(..., metrics_only=True)); run it with frames=True"
+            )
+        return frame
+
+    @property
+    def events(self) -> pd.DataFrame:
+        """One row per event: time_s, kind (a categorical of EVENT_KINDS), quote_id, cpu, apic_id, vector,
+        detail."""
+        return self._frame(self._events, "events")
+
+    @property
+    def quotes(self) -> pd.DataFrame:
+        """One row per quote request (issued, returned, latency, outcome, how it ended)."""
+        return self._frame(self._quotes, "quotes")
+
+    def __getstate__(self) -> tuple[Any, ...]:
+        return (self.scenario, self._events, self._quotes, self.metrics)
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        self.scenario, self._events, self._quotes, self.metrics = state
+
+    def __repr__(self) -> str:
+        sc = self.scenario
+        vmm = sc.vmm if isinstance(sc.vmm, str) else sc.vmm.name
+        n = "no frames" if self._events is None else f"{len(self._events)} events"
+        return f"Result({sc.strategy.label()} on {vmm}, seed {sc.seed}, {n})"
 
     def summary(self) -> dict[str, Any]:
         """Strategy, VMM, CPUs, seed and the flat metrics: one row of a sweep table."""
@@ -439,6 +492,32 @@ def metrics_frame(results: Iterable[Result]) -> pd.DataFrame:
 # --------------------------------------------------------------------------------------------------
 
 _NEVER = math.inf
+
+#: Random draws are taken in blocks (numpy scalars are slow); blocks double from the first to the last size.
+_BLOCK_MIN = 64
+_BLOCK_MAX = 4096
+
+
+@functools.cache
+def _get_quote_status_name(code: int) -> str:
+    """``ghci.get_quote_status_name``, remembered (called once per request)."""
+    return ghci.get_quote_status_name(code)
+
+
+@functools.cache
+def _request_buffer(size: int) -> bytes:
+    """The shared buffer as the guest fills it for GetQuote (a zero TDREPORT); bytes are immutable."""
+    return ghci.QuoteBuffer.request(bytes(ghci.TDX_REPORT_LEN)).to_bytes(size)
+
+
+@functools.lru_cache(maxsize=1024)
+def _seed_streams(seed: int) -> tuple[tuple[np.random.SeedSequence, ...], int, float]:
+    """The five independent seed streams of a run (work, VMM, hotplug, clock, CPU choice) and the jiffy
+    clock's offset and phase drawn from the clock stream; cached per seed (spawning costs more than the
+    rest of a small run's set-up; generators made from a SeedSequence do not alter it)."""
+    seeds = tuple(np.random.SeedSequence(seed).spawn(5))
+    rng_clock = np.random.default_rng(seeds[3])
+    return seeds, int(rng_clock.integers(0, 1 << 20)), float(rng_clock.random())
 
 
 class _Request:
@@ -493,27 +572,26 @@ class _Request:
 class _Run:
     """One execution of a scenario (not reusable)."""
 
-    def __init__(self, sc: Scenario) -> None:
+    def __init__(self, sc: Scenario, frames: bool = True) -> None:
         self.sc = sc
-        seeds = np.random.SeedSequence(sc.seed).spawn(5)
-        self.rng_work = np.random.default_rng(seeds[0])
-        self.rng_vmm = np.random.default_rng(seeds[1])
-        self.rng_hot = np.random.default_rng(seeds[2])
-        rng_clock = np.random.default_rng(seeds[3])
-        self.rng_cpu = np.random.default_rng(seeds[4])
+        self.frames = frames
+        if not frames:
+            self.record = self._drop  # type: ignore[method-assign]
+        self.seeds, clock_offset, clock_phase = _seed_streams(sc.seed)
+        self.rng_vmm = np.random.default_rng(self.seeds[1])
+        self.rng_cpu = np.random.default_rng(self.seeds[4])
+        self._rng_work: np.random.Generator | None = None  # created on first use (open workload)
+        self._rng_hot: np.random.Generator | None = None  # created on first use (random hotplug CPU)
         self._u: list[float] = []
         self._u_i = 0
         self._gaps: list[float] = []
         self._gap_i = 0
-        self.clock = JiffyClock(
-            sc.hz,
-            offset=int(rng_clock.integers(0, 1 << 20)),
-            phase=float(rng_clock.random()),
-            extra_jiffy=sc.extra_jiffy,
-        )
+        self.clock = JiffyClock(sc.hz, offset=clock_offset, phase=clock_phase, extra_jiffy=sc.extra_jiffy)
         self.env = simpy.Environment()
         self.strategy = sc.strategy
-        self.profile = sc.profile()
+        vmm = sc.vmm
+        shipped = isinstance(vmm, str) and vmm in _profile_names()
+        self.profile = _profile(vmm, sc.service_ms) if isinstance(vmm, str) and shipped else sc.profile()
         # event columns
         self.t: list[float] = []
         self.kind: list[int] = []
@@ -537,6 +615,7 @@ class _Run:
         self.lock_holder: _Request | None = None
         self.buffer_free_at = -1.0  # single shared buffer (serialized): busy until the VMM answers
         self.loss_open_at: float | None = None
+        self.reg_place: tuple[int, int] | None = None  # (APIC ID, vector) of the notify IRQ when registered
         self.loss_total = 0.0
         self.loss_max = 0.0
         self.hot_offlined: list[int] = []
@@ -561,20 +640,32 @@ class _Run:
         self.vec.append(vector)
         self.detail.append(detail)
 
+    def _drop(
+        self,
+        kind: str,
+        *,
+        quote_id: int | None = None,
+        cpu: int | None = None,
+        apic_id: int | None = None,
+        vector: int | None = None,
+        detail: str = "",
+    ) -> None:
+        """``record`` of a metrics-only run: keep nothing."""
+
     # ------------------------------------------------------------------ setup
 
     def boot(self) -> None:
         sc = self.sc
         strat = self.strategy
         early = strat.early_init
-        self.guest = TdGuest(
+        self.guest = _booted_guest(
             sc.cpus,
-            layout=sc.layout,
-            apic_ids=sc.apic_ids,
-            online=[0] if early else None,
-            device_irqs=0 if early else sc.device_irqs,
-            managed_queues=0 if early else sc.managed_queues,
-        )
+            sc.layout,
+            sc.apic_ids,
+            early,
+            0 if early else sc.device_irqs,
+            0 if early else sc.managed_queues,
+        ).copy()
         g = self.guest
         self.vmm = Vmm(self.profile, self.rng_vmm, apic_ids=g.apic_ids)
         self.ctx = NotifyContext(
@@ -591,6 +682,7 @@ class _Run:
         )
         strat.setup(self.ctx)
         self.m.notify_setup_cpu, self.m.notify_setup_vector = self.notify_place()
+        self.note_registration()
         if early:
             g.bring_up()
             if sc.device_irqs:
@@ -599,7 +691,7 @@ class _Run:
                 g.add_managed_queues(sc.managed_queues)
         self.bsp_apic = g.apic_id(g.bsp)
         self.buf_size = ghci.GET_QUOTE_BUF_SIZE
-        self.buffer = ghci.QuoteBuffer.request(bytes(ghci.TDX_REPORT_LEN)).to_bytes(self.buf_size)
+        self.buffer = _request_buffer(self.buf_size)
         self.gpa_base = ghci.shared_gpa(QUOTE_BUFFER_GPA, self.vmm.shared_bit)
 
     def notify_place(self) -> tuple[int | None, int | None]:
@@ -638,7 +730,8 @@ class _Run:
     def uniform(self) -> float:
         """Next uniform [0, 1) draw of the CPU-choice stream (drawn in blocks: numpy scalars are slow)."""
         if self._u_i >= len(self._u):
-            self._u = self.rng_cpu.random(4096).tolist()
+            # blocks grow 64, 128 ... 4096: short runs draw little; the stream is the same either way
+            self._u = self.rng_cpu.random(min(_BLOCK_MAX, 2 * len(self._u) or _BLOCK_MIN)).tolist()
             self._u_i = 0
         u = self._u[self._u_i]
         self._u_i += 1
@@ -646,7 +739,12 @@ class _Run:
 
     def random_online_cpu(self) -> int:
         cpus = self.guest.online_cpu_tuple()
-        return cpus[int(self.uniform() * len(cpus))]
+        if self._u_i < len(self._u):  # inlined uniform(): one draw per request
+            u = self._u[self._u_i]
+            self._u_i += 1
+        else:
+            u = self.uniform()
+        return cpus[int(u * len(cpus))]
 
     def closed_loop(self) -> Any:
         sc = self.sc
@@ -665,22 +763,27 @@ class _Run:
 
     def open_source(self, requester: int, counter: list[int]) -> Any:
         sc = self.sc
+        env = self.env
         rate = sc.rate_per_s / sc.requesters
+        quotes, duration = sc.quotes, sc.duration_s
         while True:
             if self._gap_i >= len(self._gaps):
-                self._gaps = self.rng_work.exponential(1.0, 4096).tolist()
+                n = min(_BLOCK_MAX, 2 * len(self._gaps) or _BLOCK_MIN)
+                if self._rng_work is None:
+                    self._rng_work = np.random.default_rng(self.seeds[0])
+                self._gaps = self._rng_work.exponential(1.0, n).tolist()
                 self._gap_i = 0
             gap = self._gaps[self._gap_i] / rate
             self._gap_i += 1
-            yield self.env.timeout(gap)
-            if sc.quotes is not None and counter[0] >= sc.quotes:
+            yield env.timeout(gap)
+            if quotes is not None and counter[0] >= quotes:
                 break
-            if sc.duration_s is not None and self.env.now >= sc.duration_s:
+            if duration is not None and env.now >= duration:
                 break
             counter[0] += 1
             req = self.new_request(requester)
-            self.env.process(self.request(req))
-            if sc.quotes is not None and counter[0] >= sc.quotes:
+            env.process(self.request(req))
+            if quotes is not None and counter[0] >= quotes:
                 break
         counter[1] += 1
         if counter[1] == sc.requesters:
@@ -712,28 +815,29 @@ class _Run:
             quote_id=req.qid,
             cpu=req.cpu,
             apic_id=req.apic,
-            detail=f"{outcome} {via} {ret}".strip(),
+            detail=f"{outcome} {via} {ret}".strip() if self.frames else "",
         )
         self.check_done()
 
     def request(self, req: _Request) -> Any:
-        """One quote request: lock, TDREPORT + GetQuote, wait per strategy."""
-        env = self.env
-        if self.lock is not None:
-            with self.lock.request() as grant:
-                self.lock_waiters += 1
-                yield grant
-                self.lock_waiters -= 1
-                self.lock_holder = req
-                try:
-                    if env.now < self.buffer_free_at:
-                        self.finish(req, "busy", "", "EBUSY")
-                        return
-                    yield from self._request_body(req)
-                finally:
-                    self.lock_holder = None
-        else:
-            yield from self._request_body(req)
+        """One quote request (a process generator): lock, TDREPORT + GetQuote, wait per strategy."""
+        return self._request_body(req) if self.lock is None else self._locked_request(req)
+
+    def _locked_request(self, req: _Request) -> Any:
+        """A request behind the driver's mutex (serialized strategies): EBUSY while the buffer is busy."""
+        assert self.lock is not None
+        with self.lock.request() as grant:
+            self.lock_waiters += 1
+            yield grant
+            self.lock_waiters -= 1
+            self.lock_holder = req
+            try:
+                if self.env.now < self.buffer_free_at:
+                    self.finish(req, "busy", "", "EBUSY")
+                    return
+                yield from self._request_body(req)
+            finally:
+                self.lock_holder = None
 
     def _request_body(self, req: _Request) -> Any:
         sc = self.sc
@@ -756,7 +860,7 @@ class _Run:
             cpu=req.cpu,
             apic_id=req.apic,
             vector=vec,
-            detail=ghci.status_name(status),
+            detail=ghci.status_name(status) if self.frames else "",
         )
         if status != ghci.TDVMCALL_STATUS_SUCCESS:
             self.finish(req, "failed", "", "EIO")
@@ -767,14 +871,14 @@ class _Run:
             req.complete_at = env.now
             req.service_ms = 0.0
             req.success = header == ghci.GET_QUOTE_SUCCESS
-            req.status = ghci.get_quote_status_name(header)
+            req.status = _get_quote_status_name(header)
             req.done = True
             queued = False
         else:
             t_ms = self.vmm.service_time_ms()
             outcome = self.vmm.service_outcome()
             req.success = outcome == ghci.GET_QUOTE_SUCCESS
-            req.status = ghci.get_quote_status_name(outcome)
+            req.status = _get_quote_status_name(outcome)
             queued = True
             if t_ms is not None:
                 req.service_ms = t_ms
@@ -1009,7 +1113,9 @@ class _Run:
         online = g.online_cpu_tuple()  # ascending; the BSP (CPU 0) is always first
         if len(online) < 2:
             return None
-        return online[1 + int(self.rng_hot.integers(len(online) - 1))]
+        if self._rng_hot is None:
+            self._rng_hot = np.random.default_rng(self.seeds[2])
+        return online[1 + int(self._rng_hot.integers(len(online) - 1))]
 
     def apply_hotplug(self, cpu: int, action: str) -> None:
         g = self.guest
@@ -1070,11 +1176,30 @@ class _Run:
             vector=mig.new_vector,
             detail=f"from CPU {mig.old_cpu} vector {mig.old_vector:#x}; {exposed} in flight",
         )
-        if self.ctx.registered is not None and self.loss_open_at is None:
-            self.loss_open_at = self.env.now
+        self.track_loss_window(mig.new_cpu, mig.new_vector)
         delay = self.strategy.on_irq_migrated(self.ctx, mig)
         if delay is not None:
             self.env.process(self.reregister_after(delay))
+
+    def note_registration(self) -> None:
+        """After a successful SetupEventNotifyInterrupt: the notify IRQ's place is what the VMM knows."""
+        irq = self.ctx.irq
+        if self.ctx.registered is not None and irq is not None and not irq.shutdown:
+            self.reg_place = (self.guest.apic_ids[irq.cpu], irq.vector)
+        self.close_loss_window()
+
+    def track_loss_window(self, cpu: int, vector: int) -> None:
+        """The notify IRQ moved to (cpu, vector): the window is open while that differs from the registration.
+
+        Without re-registration a later migration can bring the IRQ back to the registered APIC ID
+        and vector (periodic hotplug of the notify CPU bounces it between two CPUs): that closes it.
+        """
+        if self.ctx.registered is None:
+            return
+        if self.reg_place == (self.guest.apic_ids[cpu], vector):
+            self.close_loss_window()
+        elif self.loss_open_at is None:
+            self.loss_open_at = self.env.now
 
     def reregister_after(self, delay: float) -> Any:
         if delay > 0:
@@ -1084,7 +1209,7 @@ class _Run:
         ok_before = self.ctx.setup_failures
         self.strategy.register_again(self.ctx)
         if self.ctx.setup_failures == ok_before:
-            self.close_loss_window()
+            self.note_registration()
 
     def close_loss_window(self) -> None:
         if self.loss_open_at is not None:
@@ -1135,23 +1260,19 @@ class _Run:
         m.lost_notifications += self.n_pending
         self.record("end", detail=f"{len(self.active)} requests still waiting")
         reqs = self.requests
-        outcome = np.array([r.outcome for r in reqs], dtype=object)
-        m.completed = int(np.sum(outcome == "completed"))
-        m.timed_out = int(np.sum(outcome == "timed_out"))
-        m.failed = int(np.sum(outcome == "failed"))
-        m.busy = int(np.sum(outcome == "busy"))
-        m.hung = int(np.sum(outcome == "hung"))
-        m.unfinished = int(np.sum(outcome == "unfinished"))
+        counts = Counter(r.outcome for r in reqs)
+        m.completed = counts["completed"]
+        m.timed_out = counts["timed_out"]
+        m.failed = counts["failed"]
+        m.busy = counts["busy"]
+        m.hung = counts["hung"]
+        m.unfinished = counts["unfinished"]
         lat = np.array(
             [(r.returned - r.issued) * 1000.0 for r in reqs if r.outcome == "completed"], dtype=float
         )
         if lat.size:
-            m.latency_ms = {
-                "min": float(lat.min()),
-                "p50": float(np.percentile(lat, 50)),
-                "p99": float(np.percentile(lat, 99)),
-                "max": float(lat.max()),
-            }
+            p50, p99 = np.percentile(lat, [50, 99]).tolist()
+            m.latency_ms = {"min": float(lat.min()), "p50": p50, "p99": p99, "max": float(lat.max())}
             m.latency_mean_ms = float(lat.mean())
         else:
             m.latency_ms = {"min": math.nan, "p50": math.nan, "p99": math.nan, "max": math.nan}
@@ -1173,6 +1294,8 @@ class _Run:
         m.wakeups = m.poll_wakeups + ctx.interrupts_handled
         m.duration_s = float(end)
         m.quotes_per_s = m.completed / end if end > 0 else 0.0
+        if not self.frames:
+            return Result(sc, None, None, m)
         events = pd.DataFrame(
             {
                 "time_s": np.asarray(self.t, dtype=float),
@@ -1203,15 +1326,52 @@ class _Run:
         return Result(sc, events, quotes, m)
 
 
-def run(scenario: Scenario) -> Result:
-    """Simulate one scenario; deterministic for a given scenario (seed included)."""
+def run(scenario: Scenario, *, frames: bool = True) -> Result:
+    """Simulate one scenario; deterministic for a given scenario (seed included).
+
+    ``frames=False`` is the metrics-only fast path: no event or quote frame is built (``Result.events``
+    and ``.quotes`` then raise), the metrics are identical to those of a run with frames.
+    """
     if not isinstance(scenario, Scenario):
         raise ValidationError("scenario", type(scenario).__name__, "a tdxlib.sim.Scenario")
-    return _Run(scenario).execute()
+    return _Run(scenario, bool(frames)).execute()
 
 
 def _run_metrics(scenario: Scenario) -> dict[str, Any]:
-    return run(scenario).summary()
+    return run(scenario, frames=False).summary()
+
+
+@functools.lru_cache(maxsize=16)  # a guest of 8192 vCPUs is a few MB: keep only a few templates
+def _booted_guest(
+    cpus: int,
+    layout: str,
+    apic_ids: str | tuple[int, ...],
+    early: bool,
+    device_irqs: int,
+    managed_queues: int,
+) -> TdGuest:
+    """A booted guest to copy from (never handed out itself: runs take ``.copy()``, booting is dearer)."""
+    return TdGuest(
+        cpus,
+        layout=layout,
+        apic_ids=apic_ids,
+        online=[0] if early else None,
+        device_irqs=device_irqs,
+        managed_queues=managed_queues,
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _profile(vmm: str, service_ms: float | None) -> VmmProfile:
+    """``Scenario.profile()`` for a profile named by string (profiles are immutable records)."""
+    prof = load_profile(vmm)
+    return prof if service_ms is None else prof.with_service_ms(service_ms)
+
+
+@functools.cache
+def _profile_names() -> frozenset[str]:
+    """The shipped VMM profile names (listed once per process: scenarios check them often)."""
+    return frozenset(profile_names())
 
 
 def sweep(
@@ -1223,8 +1383,9 @@ def sweep(
     """Run many scenarios, serially or through ``executor``; results (or a metrics frame) in input order.
 
     With a ``ProcessPoolExecutor`` the scenarios are sent in chunks; any other Executor (threads, a Dask
-    ``client.get_executor()``) gets one ``submit`` per scenario. ``metrics_only`` returns
-    :func:`metrics_frame`-style rows and ships only those back from the workers.
+    ``client.get_executor()``) gets one ``submit`` per scenario. ``metrics_only`` runs the metrics-only
+    fast path (``run(..., frames=False)``: no frames are built) and returns :func:`metrics_frame`-style
+    rows, the only thing shipped back from the workers.
     """
     items = list(scenarios)
     for sc in items:
@@ -1236,7 +1397,9 @@ def sweep(
         out = [fn(sc) for sc in items]
     elif isinstance(executor, ProcessPoolExecutor):
         workers = max(1, getattr(executor, "_max_workers", 1))
-        chunk = max(1, math.ceil(len(items) / (workers * 4)))
+        # ~16 chunks per worker: pickling a chunk of scenarios is cheap, and small chunks keep every
+        # worker busy until the end (scenario costs vary: polling, hotplug, hung requests)
+        chunk = max(1, math.ceil(len(items) / (workers * 16)))
         out = list(executor.map(fn, items, chunksize=chunk))
     else:
         futures = [executor.submit(fn, sc) for sc in items]

@@ -11,6 +11,7 @@ Kconfig options and run-time facts (which hypervisor allocated a callback vector
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -198,8 +199,10 @@ class _Entry:
     line: int | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _Spec:
+    """One parsed layout file; hashed by identity (a re-parsed file is a new key of the layout cache)."""
+
     path: Path
     name: str
     kernel: str
@@ -827,13 +830,24 @@ def layout_switches(name: str) -> dict[str, Switch]:
 
 
 def load_layout(name: str, **config: bool) -> VectorLayout:
-    """Load a layout by name (or YAML path) with config switch overrides, e.g. ``INTEL_TDX_GUEST=False``."""
+    """Load a layout by name (or YAML path) with config switch overrides, e.g. ``INTEL_TDX_GUEST=False``.
+
+    Layouts are cached per parsed file and config (a file edited on disk is parsed again); the object
+    returned is shared between callers, which is safe because it is immutable (frozen, read-only maps).
+    """
     spec = _spec(_resolve(name))
     for key, value in config.items():
         if key not in spec.switches:
             raise ValidationError(f"config switch of {spec.name}", key, f"one of {', '.join(spec.switches)}")
         if not isinstance(value, bool):
             raise ValidationError(f"config switch {key}", value, "True or False")
+    return _build_layout(spec, tuple(sorted(config.items())))
+
+
+@functools.lru_cache(maxsize=256)
+def _build_layout(spec: _Spec, overrides: tuple[tuple[str, bool], ...]) -> VectorLayout:
+    """The layout of ``spec`` under the (validated) switch overrides; cached, the result is immutable."""
+    config = dict(overrides)
     effective = {k: config.get(k, sw.default) for k, sw in spec.switches.items()}
 
     named: list[NamedVector] = []

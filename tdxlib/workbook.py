@@ -26,9 +26,10 @@ from tdxlib import budget as _budget
 from tdxlib.errors import TdxlibError, ValidationError
 
 if TYPE_CHECKING:
-    from tdxlib.sim import Result, Scenario
+    from tdxlib.sim import Metrics, Result, Scenario
 
 __all__ = [
+    "DELIVERY_QUOTES",
     "DELIVERY_STRATEGIES",
     "DELIVERY_VMMS",
     "GROWTH_COLUMNS",
@@ -615,11 +616,20 @@ def _scenario(key: _ScenarioKey) -> Scenario:
     return Scenario(**{k: _thaw(v) for k, v in key})
 
 
-@functools.lru_cache(maxsize=2048)
+@functools.lru_cache(maxsize=512)
 def _run_cached(key: _ScenarioKey) -> Result:
+    """A run with its event and quote frames (timelines need them)."""
     from tdxlib.sim import run
 
     return run(_scenario(key))
+
+
+@functools.lru_cache(maxsize=4096)
+def _metrics_cached(key: _ScenarioKey) -> Metrics:
+    """The metrics of a run, from the simulator's metrics-only fast path (identical numbers, no frames)."""
+    from tdxlib.sim import run
+
+    return run(_scenario(key), frames=False).metrics
 
 
 def _strategy_spec(name: str, **params: Any) -> dict[str, Any]:
@@ -657,8 +667,13 @@ DELIVERY_VMMS: tuple[str, ...] = (
 )
 
 
-def _cell_row(strategy: str, vmm: str, result: Result) -> dict[str, Any]:
-    m = result.metrics
+#: Quotes per strategy × VMM cell at the notebook's default size. 10 (it was 20) keeps a redraw of the
+#: 54-cell matrix under the 100 ms widget goal (issue 4): each cell is a full simulation, ~0.2 ms
+#: set-up plus ~50 µs per quote; shares then move in steps of 10 %, enough to tell the cells apart.
+DELIVERY_QUOTES = 10
+
+
+def _cell_row(strategy: str, vmm: str, m: Metrics) -> dict[str, Any]:
     issued = m.quotes_issued
     injected = m.notifications_injected
     return {
@@ -686,7 +701,7 @@ def delivery_matrix(
     vmms: Sequence[str] = DELIVERY_VMMS,
     *,
     cpus: int = 8,
-    quotes: int = 20,
+    quotes: int = DELIVERY_QUOTES,
     seed: int = 0,
     workload: str = "open",
     rate_per_s: float = 1.0,
@@ -718,7 +733,7 @@ def delivery_matrix(
                 rate_per_s=rate_per_s,
                 service_ms=service_ms,
             )
-            rows.append(_cell_row(strat, vmm, _run_cached(key)))
+            rows.append(_cell_row(strat, vmm, _metrics_cached(key)))
     return pd.DataFrame(rows)
 
 
@@ -748,7 +763,7 @@ def irq_placement(cpus: int = 8, device_irqs: Sequence[int] = (0, 20), seed: int
             key = _scenario_key(
                 cpus=cpus, strategy=spec, vmm="qemu-10.1", quotes=0, device_irqs=dev, seed=seed
             )
-            cpu = _run_cached(key).metrics.notify_setup_cpu
+            cpu = _metrics_cached(key).notify_setup_cpu
             rows.append(
                 {
                     "allocated in": "early initcall" if early else "late initcall",
@@ -812,28 +827,57 @@ def _strategy_params(strategy: str, reregister: bool, reregister_delay_ms: float
 def _notify_cpu(cpus: int, spec: dict[str, Any], vmm: str, seed: int) -> int:
     """The CPU the notify IRQ lands on at boot (1 when the mechanism has none, e.g. a system vector)."""
     key = _scenario_key(cpus=cpus, strategy=spec, vmm=vmm, quotes=0, seed=seed)
-    cpu = _run_cached(key).metrics.notify_setup_cpu
+    cpu = _metrics_cached(key).notify_setup_cpu
     return 1 if cpu is None or cpu == 0 else int(cpu)
 
 
 def loss_windows(events: pd.DataFrame) -> pd.DataFrame:
-    """Intervals where the VMM still targets the old vector/CPU: notify IRQ migrated → re-registered."""
+    """Intervals where the VMM targets a stale place: the notify IRQ is away from the (APIC ID, vector)
+    it had at its last successful SetupEventNotifyInterrupt.
+
+    A window opens at a ``notify_migrate`` away from that place and closes at a successful
+    re-registration, or at a ``notify_migrate`` that brings the IRQ back to it (periodic hotplug of
+    the notify CPU without re-registration bounces it between two CPUs). The lengths sum to
+    ``Metrics.loss_window_s``. Needs the event columns kind, time_s, apic_id, vector and detail.
+    """
     rows = []
     end = float(events["time_s"].max()) if len(events) else 0.0
-    kinds = events["kind"].astype(str).to_numpy()
-    times = events["time_s"].to_numpy(dtype=float)
+    kinds = events["kind"].astype(str).tolist()
+    times = events["time_s"].to_numpy(dtype=float).tolist()
+    apics = events["apic_id"].tolist()
+    vectors = events["vector"].tolist()
+    details = events["detail"].astype(str).tolist()
+    place: tuple[int, int] | None = None  # where the notify IRQ is now
+    registered: tuple[int, int] | None = None  # where it was at the last successful registration
     open_at: float | None = None
-    for kind, t in zip(kinds, times, strict=True):
-        if kind == "notify_migrate" and open_at is None:
-            open_at = float(t)
-        elif kind == "reregister" and open_at is not None:
-            rows.append({"start_s": open_at, "end_s": float(t), "closed": True})
-            open_at = None
+    for i, kind in enumerate(kinds):
+        if kind == "request_irq":
+            place = (int(apics[i]), int(vectors[i]))
+        elif kind in ("setup_notify", "reregister"):
+            if place is None or not details[i].startswith(_SETUP_OK):
+                continue
+            registered = place
+            if open_at is not None:
+                rows.append({"start_s": open_at, "end_s": times[i], "closed": True})
+                open_at = None
+        elif kind == "notify_migrate":
+            place = (int(apics[i]), int(vectors[i]))
+            if registered is None:
+                continue
+            if place == registered and open_at is not None:
+                rows.append({"start_s": open_at, "end_s": times[i], "closed": True})
+                open_at = None
+            elif place != registered and open_at is None:
+                open_at = times[i]
     if open_at is not None:
         rows.append({"start_s": open_at, "end_s": end, "closed": False})
     df = pd.DataFrame(rows, columns=["start_s", "end_s", "closed"])
     df["length_ms"] = (df["end_s"] - df["start_s"]) * 1000.0
     return df
+
+
+#: How a successful SetupEventNotifyInterrupt event's detail begins (``ghci.status_name(SUCCESS)``).
+_SETUP_OK = "TDVMCALL_STATUS_SUCCESS"
 
 
 def hotplug_run(
@@ -958,8 +1002,7 @@ def sleep_table(
     return pd.DataFrame(rows)
 
 
-def _latency_row(result: Result) -> dict[str, Any]:
-    m = result.metrics
+def _latency_row(m: Metrics) -> dict[str, Any]:
     done = max(m.completed, 1)
     lat = m.latency_ms
     return {
@@ -1003,7 +1046,7 @@ def polling_sweep(
                 seed=seed,
                 service_ms=service_ms,
             )
-            row = _latency_row(_run_cached(key))
+            row = _latency_row(_metrics_cached(key))
             rows.append({"poll_ms": int(iv), "hz": int(hz), "series": f"poll, HZ={hz}", **row})
     return pd.DataFrame(rows)
 
@@ -1028,7 +1071,9 @@ def interrupt_reference(
             seed=seed,
             service_ms=service_ms,
         )
-        rows.append({"series": f"interrupt ({strat})", "strategy": strat, **_latency_row(_run_cached(key))})
+        rows.append(
+            {"series": f"interrupt ({strat})", "strategy": strat, **_latency_row(_metrics_cached(key))}
+        )
     return pd.DataFrame(rows)
 
 
@@ -1070,7 +1115,7 @@ def stuck_frame(
     for vmm in vmms:
         for label, spec in STUCK_GUESTS:
             key = _scenario_key(cpus=2, strategy=spec, vmm=vmm, quotes=quotes, seed=seed)
-            m = _run_cached(key).metrics
+            m = _metrics_cached(key)
             rows.append(
                 {
                     "vmm": vmm,

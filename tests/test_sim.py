@@ -248,3 +248,120 @@ def test_scenario_from_mapping_and_yaml(tmp_path):
 def test_nan_free_latency_when_completed():
     m = run(Scenario(cpus=2, strategy=SystemVector(), vmm="bsp-only", quotes=10)).metrics
     assert not any(math.isnan(v) for v in m.latency_ms.values())
+
+
+# -- the metrics-only fast path --------------------------------------------------------------------
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    name=st.sampled_from(
+        ["system-vector", "dynamic", "dynamic-apic", "caller-vcpu", "polling", "quote-carries-vector"]
+    ),
+    vmm=st.sampled_from(["ghci-1.0", "qemu-10.1", "random-vcpu", "apic-id-arg", "never-injects"]),
+    workload=st.sampled_from(["open", "closed"]),
+    hotplug=st.sampled_from([None, "notify", "random"]),
+    seed=st.integers(0, 10_000),
+)
+def test_metrics_only_run_has_the_same_metrics(name, vmm, workload, hotplug, seed):
+    strat = make_strategy(name) if name == "polling" else make_strategy(name, timeout_s=5)
+    sc = Scenario(
+        cpus=5,
+        device_irqs=8,
+        strategy=strat,
+        vmm=vmm,
+        workload=workload,
+        rate_per_s=6,
+        quotes=25,
+        hotplug_every_s=0.7 if hotplug else None,
+        hotplug_cpus=hotplug or "random",
+        seed=seed,
+    )
+    full, fast = run(sc), run(sc, frames=False)
+    assert full.has_frames and not fast.has_frames
+    assert fast.metrics.to_dict() == full.metrics.to_dict()  # bit for bit (NaN -> None in to_dict)
+
+
+def test_metrics_only_result_refuses_frames_and_pickles():
+    import pickle
+
+    from tdxlib.errors import TdxlibError
+
+    r = run(HOTPLUG, frames=False)
+    with pytest.raises(TdxlibError, match="frames=True"):
+        _ = r.events
+    with pytest.raises(TdxlibError, match="quotes frame"):
+        _ = r.quotes
+    back = pickle.loads(pickle.dumps(r))
+    assert back.metrics == r.metrics and back.scenario == r.scenario and not back.has_frames
+    full = pickle.loads(pickle.dumps(run(HOTPLUG)))
+    pdt.assert_frame_equal(full.events, run(HOTPLUG).events)
+    assert "no frames" in repr(r) and "events" in repr(full)
+
+
+def test_runs_start_from_independent_copies_of_a_cached_guest():
+    from tdxlib.guest import TdGuest
+    from tdxlib.sim import _booted_guest
+
+    sc = HOTPLUG.replace(seed=3)
+    first = run(sc, frames=False).metrics.to_dict()
+    template = _booted_guest(sc.cpus, sc.layout, sc.apic_ids, False, sc.device_irqs, sc.managed_queues)
+    fresh = TdGuest(sc.cpus, layout=sc.layout, device_irqs=sc.device_irqs)
+    assert template.describe() == fresh.describe()  # never touched by the runs that copied it
+    assert template.matrix == fresh.matrix
+    assert [(i.name, i.cpu, i.vector) for i in template.irqs] == [
+        (i.name, i.cpu, i.vector) for i in fresh.irqs
+    ]
+    twin = template.copy()
+    twin.cpu_offline(twin.irqs[0].cpu)
+    assert template.matrix == fresh.matrix and template.is_online(twin.irqs[0].cpu or 1)
+    assert all(a is not b for a, b in zip(template.irqs, twin.irqs, strict=True))
+    assert run(sc, frames=False).metrics.to_dict() == first
+
+
+# -- the loss window -------------------------------------------------------------------------------
+
+
+def test_loss_window_closes_when_the_irq_bounces_back_to_its_registered_place():
+    """Without re-registration, periodic hotplug of the notify CPU moves the IRQ away and back again:
+    notifications are lost only while it is away, and the window counts only that time."""
+    sc = Scenario(
+        cpus=4,
+        strategy=make_strategy("caller-vcpu", reregister=False, timeout_s=2),
+        vmm="qemu-10.1",
+        workload="open",
+        rate_per_s=10,
+        quotes=None,
+        duration_s=12.0,
+        hotplug_every_s=1.0,
+        hotplug_cpus="notify",
+        seed=4,
+    )
+    r = run(sc)
+    m, ev = r.metrics, r.events
+    setup = ev[ev["kind"] == "request_irq"].iloc[0]
+    home = (int(setup["apic_id"]), int(setup["vector"]))
+    migs = ev[ev["kind"] == "notify_migrate"]
+    places = [(int(a), int(v)) for a, v in zip(migs["apic_id"], migs["vector"], strict=True)]
+    assert len(places) >= 4 and home in places  # it does come back to where it was registered
+    # the mismatched intervals, straight from the migrations: away until the next return home
+    away, start = [], None
+    for t, place in zip(migs["time_s"], places, strict=True):
+        if place != home and start is None:
+            start = float(t)
+        elif place == home and start is not None:
+            away.append((start, float(t)))
+            start = None
+    if start is not None:
+        away.append((start, m.duration_s))
+    mismatched = sum(b - a for a, b in away)
+    assert m.loss_window_s == pytest.approx(mismatched)
+    assert m.loss_window_max_s == pytest.approx(max(b - a for a, b in away))
+    first = float(migs["time_s"].iloc[0])
+    assert m.loss_window_s < 0.75 * (m.duration_s - first)  # not "from the first migration to the end"
+    lost = ev[ev["kind"].isin(["spurious", "misdirected", "dropped_offline", "pending"])]
+    assert len(lost) > 0 and m.lost_notifications > 0
+    for t in lost["time_s"]:
+        assert any(a <= t <= b for a, b in away), f"a notification lost at {t} s outside {away}"
+    delivered = ev[ev["kind"] == "irq_handled"]
+    assert any(not any(a <= t <= b for a, b in away) for t in delivered["time_s"])

@@ -404,3 +404,44 @@ def test_missing_default_for_a_switch(tmp_path: Path) -> None:
     text = _valid_text("nodefault").replace("    X86_POSTED_MSI: true\n", "", 1)
     with pytest.raises(DataError, match="X86_POSTED_MSI"):
         load_layout(_write(tmp_path, "nodefault", text))
+
+
+# -- the layout cache ----------------------------------------------------------------------------------
+
+
+def test_layouts_are_cached_per_config_and_immutable() -> None:
+    a = load_layout("linux-5.19-tdx-v8", INTEL_TDX_GUEST=False, HYPERV=False)
+    b = load_layout("linux-5.19-tdx-v8", HYPERV=False, INTEL_TDX_GUEST=False)
+    assert a is b  # keyword order does not matter
+    plain = load_layout("linux-5.19-tdx-v8")
+    assert plain is load_layout("linux-5.19-tdx-v8") and plain is not a and plain != a
+    for mapping in (a.config, a.constants, a.switches, a.sources):
+        with pytest.raises(TypeError):
+            mapping["INTEL_TDX_GUEST"] = True  # type: ignore[index]
+    with pytest.raises(AttributeError):
+        a.FIRST_SYSTEM_VECTOR = 0x20  # type: ignore[misc]
+    bits = a.system_bits()
+    bits.clear()  # lists handed out are fresh copies: the cached layout is unchanged
+    assert a.system_bits() and a.config["INTEL_TDX_GUEST"] is False
+
+
+def test_cache_does_not_skip_validation() -> None:
+    load_layout("linux-6.12", KVM=False)
+    with pytest.raises(ValidationError, match="True or False"):
+        load_layout("linux-6.12", KVM=0)  # 0 == False, but not a bool: refused even when cached
+    with pytest.raises(ValidationError, match="NO_SUCH"):
+        load_layout("linux-6.12", NO_SUCH=True)
+
+
+def test_an_edited_layout_file_is_read_again(tmp_path: Path) -> None:
+    import os
+
+    path = _write(tmp_path, "mine", _valid_text("mine"))
+    first = load_layout(path)
+    assert load_layout(path) is first
+    text = Path(path).read_text(encoding="utf-8").replace("title:", "title: edited", 1)
+    Path(path).write_text(text, encoding="utf-8")
+    st = os.stat(path)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))  # a later modification time
+    again = load_layout(path)
+    assert again is not first and again.title.startswith("edited")

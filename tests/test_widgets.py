@@ -144,3 +144,35 @@ def test_delivery_view_data_carries_only_the_shown_columns() -> None:
     assert list(v.result.columns) == list(
         wb.delivery_matrix(["dynamic"], ["ghci-1.0"], cpus=4, quotes=5).columns
     )
+
+
+@pytest.mark.parametrize(
+    ("notebook", "panel"),
+    [
+        ("01_the_question", widgets.question_panel),
+        ("02_vector_budget", widgets.budget_panel),
+        ("03_who_gets_the_interrupt", widgets.delivery_panel),
+        ("04_hotplug", widgets.hotplug_panel),
+        ("05_polling", widgets.polling_panel),
+    ],
+)
+def test_panel_defaults_are_the_notebook_defaults(notebook: str, panel: Any) -> None:
+    """bench_widgets.py times each panel at its defaults: they must be the notebook's default size."""
+    import inspect
+    import json
+    from pathlib import Path
+
+    from tdxlib.report.params import find_parameters_cell
+
+    path = Path(__file__).resolve().parents[1] / "notebooks" / f"{notebook}.ipynb"
+    declared = find_parameters_cell(json.loads(path.read_text(encoding="utf-8")), path).parameters
+    shared = [p for p in inspect.signature(panel).parameters.values() if p.name in declared]
+    assert shared, f"{notebook} shares no parameter with its panel"
+    for p in shared:
+        default = declared[p.name].default
+        if isinstance(default, list) and not default:
+            continue  # [] = "the notebook's own choice" (e.g. every VMM profile that matters)
+        mine = list(p.default) if isinstance(p.default, tuple) else p.default
+        assert mine == default, (
+            f"{notebook}: {p.name} = {default!r} in the notebook, {p.default!r} in the panel"
+        )

@@ -244,12 +244,34 @@ def test_irq_placement_early_init_lands_on_cpu0() -> None:
 # -- 04 ------------------------------------------------------------------------------------------------
 
 
-def test_loss_windows_pairs_migrations_with_reregistrations() -> None:
-    ev = pd.DataFrame(
+def _events(rows: list[tuple[float, str, int | None, int | None, str]]) -> pd.DataFrame:
+    """A minimal event frame: (time_s, kind, apic_id, vector, detail)."""
+    t, k, a, v, d = zip(*rows, strict=True)
+    return pd.DataFrame(
         {
-            "time_s": [0.0, 1.0, 1.5, 3.0, 4.0],
-            "kind": ["boot", "notify_migrate", "reregister", "notify_migrate", "end"],
+            "time_s": t,
+            "kind": k,
+            "apic_id": pd.array(a, dtype="Int64"),
+            "vector": pd.array(v, dtype="Int64"),
+            "detail": d,
         }
+    )
+
+
+OK = "TDVMCALL_STATUS_SUCCESS"
+
+
+def test_loss_windows_pairs_migrations_with_reregistrations() -> None:
+    ev = _events(
+        [
+            (0.0, "request_irq", 1, 0x21, "tdx_event_irq"),
+            (0.0, "setup_notify", 1, 0x21, OK),
+            (1.0, "notify_migrate", 2, 0x21, ""),
+            (1.5, "reregister", 2, 0x21, OK),
+            (3.0, "notify_migrate", 1, 0x22, ""),
+            (3.2, "reregister", 1, 0x22, "TDVMCALL_STATUS_INVALID_OPERAND"),  # a failed call closes nothing
+            (4.0, "end", None, None, ""),
+        ]
     )
     w = wb.loss_windows(ev)
     assert w["start_s"].tolist() == [1.0, 3.0]
@@ -257,6 +279,60 @@ def test_loss_windows_pairs_migrations_with_reregistrations() -> None:
     assert w["closed"].tolist() == [True, False]
     assert w["length_ms"].tolist() == pytest.approx([500.0, 1000.0])
     assert wb.loss_windows(ev.iloc[:1]).empty
+
+
+def test_loss_windows_close_when_the_irq_returns_to_its_registered_place() -> None:
+    ev = _events(
+        [
+            (0.0, "request_irq", 1, 0x21, "tdx_event_irq"),
+            (0.0, "setup_notify", 0, 0x21, OK + " apic_arg=1"),
+            (1.0, "notify_migrate", 2, 0x21, ""),
+            (3.0, "notify_migrate", 1, 0x21, ""),  # back where the VMM was told: closed
+            (5.0, "notify_migrate", 2, 0x21, ""),
+            (6.0, "end", None, None, ""),
+        ]
+    )
+    w = wb.loss_windows(ev)
+    assert list(zip(w["start_s"], w["end_s"], w["closed"], strict=True)) == [
+        (1.0, 3.0, True),
+        (5.0, 6.0, False),
+    ]
+    unregistered = ev[ev["kind"] != "setup_notify"]  # nothing registered (quote-carries-vector): no window
+    assert wb.loss_windows(unregistered).empty
+
+
+def test_loss_windows_sum_to_the_simulated_loss_window() -> None:
+    from tdxlib.sim import Scenario, run
+
+    for rereg in (True, False):
+        sc = Scenario(
+            cpus=4,
+            strategy={
+                "name": "dynamic-apic",
+                "reregister": rereg,
+                "reregister_delay_ms": 300.0,
+                "timeout_s": 2.0,
+            },
+            vmm="apic-id-arg",
+            workload="open",
+            rate_per_s=5,
+            quotes=None,
+            duration_s=9.0,
+            hotplug_every_s=1.0,
+            hotplug_cpus="notify",
+            seed=1,
+        )
+        r = run(sc)
+        w = wb.loss_windows(r.events)
+        assert len(w) >= 2
+        assert w["length_ms"].sum() / 1000.0 == pytest.approx(r.metrics.loss_window_s)
+        assert w["length_ms"].max() / 1000.0 == pytest.approx(r.metrics.loss_window_max_s)
+
+
+def test_metrics_cache_matches_full_runs() -> None:
+    key = wb._scenario_key(cpus=4, strategy={"name": "dynamic"}, vmm="random-vcpu", quotes=6, seed=9)
+    assert wb._metrics_cached(key).to_dict() == wb._run_cached(key).metrics.to_dict()
+    assert wb._metrics_cached(key) is wb._metrics_cached(key)
 
 
 def test_hotplug_run_window_length_is_the_reregistration_delay() -> None:
