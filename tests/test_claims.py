@@ -373,3 +373,20 @@ def test_good_claims_file_loads(tmp_path: Path) -> None:
     p.write_text(GOOD)
     (c,) = load_claims(p)
     assert (c.id, c.date.isoformat(), c.claim) == ("some-claim", "2022-06-20", "our words")
+
+
+def test_a_vmm_that_stops_injecting_fails_the_golden_check() -> None:
+    """The committed golden summary catches a model change that flips a verdict (issue 4)."""
+    import copy
+    from pathlib import Path
+
+    from tdxlib.report.golden import compare, read_golden
+
+    golden = read_golden(Path(__file__).resolve().parent.parent / "reports" / "summary.golden.json")
+    fresh = copy.deepcopy(golden)
+    flipped = ledger(ids=["notify-works"], vmm="never-injects").iloc[0]
+    fresh["runs"]["01_the_question"]["verdicts"]["notify-works"]["verdict"] = flipped["verdict"]
+    diffs = compare(golden, fresh)
+    assert len(diffs) == 1, diffs
+    assert diffs[0].startswith("01_the_question: claim notify-works verdict flipped: 'holds' -> 'fails'")
+    assert compare(golden, copy.deepcopy(golden)) == []
