@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from tdxlib import widgets
+from tdxlib import budget, widgets
 from tdxlib import workbook as wb
 
 GOAL_MS = 100.0
@@ -27,9 +27,9 @@ ROUNDS = 3
 
 
 def clear_caches() -> None:
-    """Empty the workbook's caches (booted matrices, offline limits, simulation runs and metrics)."""
-    wb._booted.cache_clear()
-    wb._offline_limit.cache_clear()
+    """Empty the caches (booted matrices, offline limits, simulation runs and metrics)."""
+    budget._boot_counts.cache_clear()
+    budget._offline_limit.cache_clear()
     wb._run_cached.cache_clear()
     wb._metrics_cached.cache_clear()
 

@@ -12,7 +12,8 @@ calls over all CPUs (tested equal to the allocator itself), so a 8192-CPU point 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import functools
+from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 import numpy as np
@@ -46,7 +47,8 @@ def layout_for(mechanism: str, **config: bool) -> VectorLayout:
     return load_layout(name, **{**base, **config})
 
 
-def _check_cpus(ncpus: int) -> int:
+def check_cpus(ncpus: int) -> int:
+    """``ncpus`` as an int, or a ValidationError naming it and the allowed range."""
     if isinstance(ncpus, bool) or not isinstance(ncpus, (int, np.integer)) or not 1 <= ncpus <= MAX_CPUS:
         raise ValidationError("ncpus", ncpus, f"an integer in 1..{MAX_CPUS}")
     return int(ncpus)
@@ -54,11 +56,51 @@ def _check_cpus(ncpus: int) -> int:
 
 def boot(mechanism: str, ncpus: int, **config: bool) -> IrqMatrix:
     """A matrix after boot with the mechanism in place (the dynamic vector allocated on CPU 0)."""
-    matrix = layout_for(mechanism, **config).new_matrix(_check_cpus(ncpus))
+    matrix = layout_for(mechanism, **config).new_matrix(check_cpus(ncpus))
     if mechanism == "dynamic":
         # Allocated at init time on the boot CPU, as every version of the patch did.
         matrix.alloc([0], reserved=False)
     return matrix
+
+
+@functools.lru_cache(maxsize=64)
+def _layout_facts(mechanism: str, config: tuple[tuple[str, bool], ...]) -> tuple[str, int]:
+    """(layout name, device vectors per application processor) of a mechanism's layout; cached."""
+    layout = layout_for(mechanism, **dict(config))
+    return layout.name, layout.device_vectors_per_cpu(1)
+
+
+@functools.lru_cache(maxsize=512)
+def _boot_counts(
+    mechanism: str, ncpus: int, config: tuple[tuple[str, bool], ...]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """(available, irq_matrix_allocated) per CPU right after boot; cached, read-only."""
+    matrix = boot(mechanism, ncpus, **dict(config))
+    avail = np.array(matrix.available_counts, dtype=np.int64)
+    alloc = np.asarray(matrix.allocated_counts, dtype=np.int64) - np.asarray(
+        matrix.managed_allocated_counts, dtype=np.int64
+    )
+    avail.setflags(write=False)
+    alloc.setflags(write=False)
+    return avail, alloc
+
+
+def _config_key(config: dict[str, bool]) -> tuple[tuple[str, bool], ...]:
+    return tuple(sorted((str(k), bool(v)) for k, v in config.items()))
+
+
+def _booted(mechanism: str, ncpus: int, config: dict[str, bool]) -> tuple[npt.NDArray[np.int64], ...]:
+    if mechanism not in MECHANISMS:
+        raise ValidationError("mechanism", mechanism, f"one of {', '.join(MECHANISMS)}")
+    return _boot_counts(mechanism, check_cpus(ncpus), _config_key(config))
+
+
+def _refusals_at(avail0: npt.NDArray[np.int64], alloc0: npt.NDArray[np.int64], load: int) -> tuple[Any, Any]:
+    """Per-CPU available after ``load`` device IRQs, and which CPUs (not the boot CPU) refuse offline."""
+    avail = spread_load(avail0, load)
+    refused = offline_refusals(alloc0 + (avail0 - avail), avail)
+    refused[0] = False  # the boot CPU is not hot-unpluggable in practice; count the others
+    return avail, refused
 
 
 def spread_load(available: npt.ArrayLike, count: int) -> npt.NDArray[np.int64]:
@@ -112,10 +154,11 @@ class BudgetPoint:
 
     def to_dict(self) -> dict[str, Any]:
         """A plain dict (a row of a budget table)."""
-        return asdict(self)
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-def _notify_vectors(mechanism: str, ncpus: int) -> tuple[int, int]:
+def notify_vectors(mechanism: str, ncpus: int) -> tuple[int, int]:
+    """(vectors in total, most on one CPU) that the notify mechanism itself holds."""
     if mechanism == "system-vector":
         return ncpus, 1
     if mechanism == "dynamic":
@@ -142,30 +185,23 @@ def budget(mechanism: str, ncpus: int, device_irqs: int = 0, **config: bool) -> 
     Device IRQs beyond the machine's capacity are not an error: the point is marked ``exhausted``
     (``irq_matrix_alloc`` would return -ENOSPC) and loaded to the brim.
     """
-    ncpus = _check_cpus(ncpus)
     if isinstance(device_irqs, bool) or not isinstance(device_irqs, (int, np.integer)) or device_irqs < 0:
         raise ValidationError("device_irqs", device_irqs, "a non-negative integer")
-    layout = layout_for(mechanism, **config)
-    matrix = boot(mechanism, ncpus, **config)
-    avail0 = np.asarray(matrix.available_counts, dtype=np.int64)
-    alloc0 = np.asarray(matrix.allocated_counts, dtype=np.int64) - np.asarray(
-        matrix.managed_allocated_counts, dtype=np.int64
-    )
+    avail0, alloc0 = _booted(mechanism, ncpus, config)
+    ncpus = len(avail0)
+    layout_name, device_per_cpu = _layout_facts(mechanism, _config_key(config))
     capacity = int(avail0.sum())
     load = min(int(device_irqs), capacity)
-    avail = spread_load(avail0, load)
-    allocated = alloc0 + (avail0 - avail)
-    refused = offline_refusals(allocated, avail)
-    refused[0] = False  # the boot CPU is not hot-unpluggable in practice; count the others
-    total, per_cpu = _notify_vectors(mechanism, ncpus)
+    avail, refused = _refusals_at(avail0, alloc0, load)
+    total, per_cpu = notify_vectors(mechanism, ncpus)
     return BudgetPoint(
         mechanism=mechanism,
-        layout=layout.name,
+        layout=layout_name,
         ncpus=ncpus,
         device_irqs=load,
         notify_vectors_total=total,
         notify_vectors_max_per_cpu=per_cpu,
-        device_vectors_per_cpu=layout.device_vectors_per_cpu(1),
+        device_vectors_per_cpu=device_per_cpu,
         device_capacity=capacity,
         left_min=int(avail.min()),
         left_mean=float(avail.mean()),
@@ -176,18 +212,17 @@ def budget(mechanism: str, ncpus: int, device_irqs: int = 0, **config: bool) -> 
 
 def offline_limit(mechanism: str, ncpus: int, **config: bool) -> int:
     """The most device IRQs the machine can hold while every CPU (but the boot CPU) can still go offline."""
-    ncpus = _check_cpus(ncpus)
-    matrix = boot(mechanism, ncpus, **config)
-    avail0 = np.asarray(matrix.available_counts, dtype=np.int64)
-    alloc0 = np.asarray(matrix.allocated_counts, dtype=np.int64) - np.asarray(
-        matrix.managed_allocated_counts, dtype=np.int64
-    )
+    avail0, alloc0 = _booted(mechanism, ncpus, config)
+    return _offline_limit(avail0.tobytes(), alloc0.tobytes())
+
+
+@functools.lru_cache(maxsize=512)
+def _offline_limit(avail_bytes: bytes, alloc_bytes: bytes) -> int:
+    avail0 = np.frombuffer(avail_bytes, dtype=np.int64)
+    alloc0 = np.frombuffer(alloc_bytes, dtype=np.int64)
 
     def ok(load: int) -> bool:
-        avail = spread_load(avail0, load)
-        refused = offline_refusals(alloc0 + (avail0 - avail), avail)
-        refused[0] = False
-        return not bool(refused.any())
+        return not bool(_refusals_at(avail0, alloc0, load)[1].any())
 
     lo, hi = 0, int(avail0.sum())
     if ok(hi):

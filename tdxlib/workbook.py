@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 
 from tdxlib import budget as _budget
@@ -263,64 +262,9 @@ LAYOUT_VARIANTS: tuple[tuple[str, str, dict[str, bool]], ...] = (
 _NOTIFY_VECTOR = "TDX_GUEST_EVENT_NOTIFY_VECTOR"
 
 
-def _config_key(config: Mapping[str, bool]) -> tuple[tuple[str, bool], ...]:
-    return tuple(sorted((str(k), bool(v)) for k, v in config.items()))
-
-
-@functools.lru_cache(maxsize=512)
-def _booted(
-    mechanism: str, ncpus: int, config: tuple[tuple[str, bool], ...]
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], str, int]:
-    """(available, non-managed allocated) per CPU after boot, layout name, device vectors per AP (cached)."""
-    matrix = _budget.boot(mechanism, ncpus, **dict(config))
-    avail = np.asarray(matrix.available_counts, dtype=np.int64).copy()
-    alloc = np.asarray(matrix.allocated_counts, dtype=np.int64) - np.asarray(
-        matrix.managed_allocated_counts, dtype=np.int64
-    )
-    avail.setflags(write=False)
-    alloc.setflags(write=False)
-    layout = _budget.layout_for(mechanism, **dict(config))
-    return avail, alloc, layout.name, layout.device_vectors_per_cpu(1)
-
-
-def _check_load(device_irqs: int) -> int:
-    if isinstance(device_irqs, bool) or not isinstance(device_irqs, (int, np.integer)) or device_irqs < 0:
-        raise ValidationError("device_irqs", device_irqs, "a non-negative integer")
-    return int(device_irqs)
-
-
-def _refused(avail0: npt.NDArray[np.int64], alloc0: npt.NDArray[np.int64], load: int) -> tuple[Any, Any]:
-    avail = _budget.spread_load(avail0, load)
-    refused = _budget.offline_refusals(alloc0 + (avail0 - avail), avail)
-    refused[0] = False  # the boot CPU is not hot-unpluggable in practice
-    return avail, refused
-
-
 def budget_point(mechanism: str, ncpus: int, device_irqs: int = 0, **config: bool) -> dict[str, Any]:
-    """``tdxlib.budget.budget(...)`` as a row, from a cached boot (same numbers, tested equal)."""
-    if mechanism not in _budget.MECHANISMS:
-        raise ValidationError("mechanism", mechanism, f"one of {', '.join(_budget.MECHANISMS)}")
-    ncpus = _budget._check_cpus(ncpus)
-    device_irqs = _check_load(device_irqs)
-    avail0, alloc0, layout, per_cpu = _booted(mechanism, ncpus, _config_key(config))
-    capacity = int(avail0.sum())
-    load = min(device_irqs, capacity)
-    avail, refused = _refused(avail0, alloc0, load)
-    total, most = _budget._notify_vectors(mechanism, ncpus)
-    return {
-        "mechanism": mechanism,
-        "layout": layout,
-        "ncpus": ncpus,
-        "device_irqs": load,
-        "notify_vectors_total": total,
-        "notify_vectors_max_per_cpu": most,
-        "device_vectors_per_cpu": per_cpu,
-        "device_capacity": capacity,
-        "left_min": int(avail.min()),
-        "left_mean": float(avail.mean()),
-        "offline_refused": int(refused.sum()),
-        "exhausted": device_irqs > capacity,
-    }
+    """``tdxlib.budget.budget(...)`` as a row (the boot behind it is cached in tdxlib.budget)."""
+    return _budget.budget(mechanism, ncpus, device_irqs, **config).to_dict()
 
 
 #: Columns of :func:`growth_frame` worth a table in the notebook.
@@ -378,30 +322,9 @@ def band_frame(ncpus: int, points: int = 41, **config: bool) -> pd.DataFrame:
     return _load_rows(ncpus, loads, config)
 
 
-@functools.lru_cache(maxsize=512)
-def _offline_limit(mechanism: str, ncpus: int, config: tuple[tuple[str, bool], ...]) -> int:
-    avail0, alloc0, _, _ = _booted(mechanism, ncpus, config)
-
-    def ok(load: int) -> bool:
-        return not bool(_refused(avail0, alloc0, load)[1].any())
-
-    lo, hi = 0, int(avail0.sum())
-    if ok(hi):
-        return hi
-    while lo < hi - 1:  # refusals only grow with load: the last load without one
-        mid = (lo + hi) // 2
-        if ok(mid):
-            lo = mid
-        else:
-            hi = mid
-    return lo
-
-
 def offline_limit(mechanism: str, ncpus: int, **config: bool) -> int:
-    """``tdxlib.budget.offline_limit`` from a cached boot: most device IRQs with every CPU unpluggable."""
-    if mechanism not in _budget.MECHANISMS:
-        raise ValidationError("mechanism", mechanism, f"one of {', '.join(_budget.MECHANISMS)}")
-    return _offline_limit(mechanism, _budget._check_cpus(ncpus), _config_key(config))
+    """Most device IRQs with every CPU (but the boot CPU) unpluggable: ``tdxlib.budget.offline_limit``."""
+    return _budget.offline_limit(mechanism, ncpus, **config)
 
 
 def headroom_frame(cpus: Sequence[int], **config: bool) -> pd.DataFrame:
@@ -423,7 +346,7 @@ def when_it_matters(ncpus: int, **config: bool) -> dict[str, Any]:
     none = offline_limit("none", ncpus, **config)
     sysvec = offline_limit("system-vector", ncpus, **config)
     dyn = offline_limit("dynamic", ncpus, **config)
-    per_cpu = _booted("none", ncpus, _config_key(config))[3]
+    per_cpu = _budget.layout_for("none", **config).device_vectors_per_cpu(1)
     return {
         "ncpus": ncpus,
         "limit_none": none,

@@ -91,3 +91,12 @@ def test_overload_is_marked_exhausted_not_raised() -> None:
 def test_bad_input_names_the_value(kwargs: dict[str, object], match: str) -> None:
     with pytest.raises(ValidationError, match=match):
         budget(**kwargs)  # type: ignore[arg-type]
+
+
+def test_cached_boot_arrays_are_read_only() -> None:
+    from tdxlib import budget as budget_module
+
+    avail, alloc = budget_module._boot_counts("none", 4, ())
+    assert not avail.flags.writeable and not alloc.flags.writeable
+    with pytest.raises(ValueError):
+        avail[0] = 1

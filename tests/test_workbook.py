@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -417,14 +416,6 @@ def test_start_switches_charts_to_static() -> None:
         assert not charts.is_interactive()
     finally:
         charts.set_interactive(None)
-
-
-def test_cached_boot_arrays_are_read_only() -> None:
-    avail, alloc, _, _ = wb._booted("none", 4, ())
-    assert not avail.flags.writeable and not alloc.flags.writeable
-    with pytest.raises(ValueError):
-        avail[0] = 1
-    assert isinstance(avail, np.ndarray)
 
 
 def test_claims_module_missing_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
