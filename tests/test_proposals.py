@@ -571,3 +571,31 @@ def test_notebook_parameters_accept_every_builtin():
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
     assert all(not c["outputs"] and c["execution_count"] is None for c in code)
     assert all(len("".join(c["source"]).strip().splitlines()) <= 15 for c in code)
+
+
+def test_evaluations_are_shared_through_the_build_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under ``tdxlib report`` kernels share evaluations: the second runs no simulation, same rows."""
+    import pandas as pd
+
+    import tdxlib.sim
+    from tdxlib.proposals import evaluate_all
+    from tdxlib.report.execute import EVAL_CACHE_ENV
+
+    monkeypatch.setenv(EVAL_CACHE_ENV, str(tmp_path))
+    first = evaluate_all(["caller-vcpu", "polling-only"], "quick")
+    assert len(list(tmp_path.glob("*.pkl"))) == 2
+
+    def no_sweep(*args: object, **kwargs: object) -> None:
+        raise AssertionError("evaluated again")
+
+    monkeypatch.setattr(tdxlib.sim, "sweep", no_sweep)
+    again = evaluate_all(["polling-only", "caller-vcpu"], "quick")
+    pd.testing.assert_frame_equal(
+        again.set_index(["proposal", "scenario", "vmm", "seed"]).sort_index(),
+        first.set_index(["proposal", "scenario", "vmm", "seed"]).sort_index(),
+    )
+    monkeypatch.delenv(EVAL_CACHE_ENV)
+    with pytest.raises(AssertionError, match="evaluated again"):
+        evaluate_all(["caller-vcpu"], "quick")  # no build cache outside tdxlib report

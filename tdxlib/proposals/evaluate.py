@@ -273,20 +273,73 @@ def evaluate_all(
             raise ValidationError("seed", seed, "an integer >= 0")
     if not run_seeds:
         raise ValidationError("seeds", run_seeds, "at least one seed")
+    suite_name = suite if isinstance(suite, str) else None
+    parts: dict[str, pd.DataFrame] = {}
     jobs: list[_Job] = []
     scenarios: list[Any] = []
     for p in chosen:
+        cached = _cache_read(p, suite_name, run_seeds)
+        if cached is not None:
+            parts[p.id] = cached
+            continue
         j, sc = _jobs(p, s, run_seeds)
         jobs += j
         scenarios += sc
-    from tdxlib.sim import sweep
+    if scenarios:
+        from tdxlib.sim import sweep
 
-    results = sweep(scenarios, executor)
-    assert isinstance(results, list)
-    frame = pd.DataFrame([_row(j, r) for j, r in zip(jobs, results, strict=True)], columns=list(COLUMNS))
+        results = sweep(scenarios, executor)
+        assert isinstance(results, list)
+        fresh = pd.DataFrame([_row(j, r) for j, r in zip(jobs, results, strict=True)], columns=list(COLUMNS))
+        for pid, rows in fresh.groupby("proposal", sort=False):
+            part = rows.reset_index(drop=True)
+            parts[str(pid)] = part
+            _cache_write(next(p for p in chosen if p.id == pid), suite_name, run_seeds, part)
+    frame = pd.concat([parts[p.id] for p in chosen], ignore_index=True)
     frame.attrs["suite"] = suite if isinstance(suite, str) else "custom"
     frame.attrs["real_vmms"] = s.real_vmms()
     return frame
+
+
+def _cache_file(proposal: Proposal, suite_name: str | None, seeds: Sequence[int]) -> Path | None:
+    """The shared evaluation file of a build (``tdxlib report`` sets the folder per source + data version)."""
+    import hashlib
+    import json
+    import os
+
+    from tdxlib.report.execute import EVAL_CACHE_ENV
+
+    folder = os.environ.get(EVAL_CACHE_ENV)
+    if not folder or suite_name is None:
+        return None
+    key = json.dumps([proposal.model_dump(mode="json"), suite_name, list(seeds)], sort_keys=True)
+    return Path(folder) / f"{proposal.id}-{hashlib.sha256(key.encode()).hexdigest()[:20]}.pkl"
+
+
+def _cache_read(proposal: Proposal, suite_name: str | None, seeds: Sequence[int]) -> pd.DataFrame | None:
+    path = _cache_file(proposal, suite_name, seeds)
+    if path is None or not path.is_file():
+        return None
+    try:
+        frame = pd.read_pickle(path)  # written by this build's own kernels only
+    except Exception:  # a torn or foreign file: evaluate again
+        return None
+    return frame if isinstance(frame, pd.DataFrame) else None
+
+
+def _cache_write(
+    proposal: Proposal, suite_name: str | None, seeds: Sequence[int], rows: pd.DataFrame
+) -> None:
+    import os
+    import tempfile
+
+    path = _cache_file(proposal, suite_name, seeds)
+    if path is None:
+        return
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    os.close(fd)
+    rows.to_pickle(tmp)
+    os.replace(tmp, path)  # atomic: a concurrent reader sees the old or the whole new file
 
 
 def evaluate(

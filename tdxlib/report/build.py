@@ -85,6 +85,22 @@ def _source_hash() -> str:
     return cache.hash_tree(Path(__file__).resolve().parents[1], ("**/*.py",))
 
 
+def _evaluation_cache(out_dir: Path) -> Path:
+    """Where kernels share proposal evaluations: one folder per tdxlib source + data version.
+
+    Every 06_proposals run compares against the same built-ins; computed once, they are read by the
+    other runs. Folders of other versions are removed, so the cache never serves stale results.
+    """
+    root = out_dir / ".cache" / "evaluations"
+    here = root / f"{_source_hash()[:16]}-{_data_hash()[:16]}"
+    if root.is_dir():
+        for old in root.iterdir():
+            if old != here:
+                shutil.rmtree(old, ignore_errors=True)
+    here.mkdir(parents=True, exist_ok=True)
+    return here
+
+
 def _data_hash() -> str:
     from tdxlib.datafiles import DATA_DIR
 
@@ -284,7 +300,7 @@ def build(
     todo = [s for s in states if s.action == "execute"]
     if todo:
         from tdxlib import __version__
-        from tdxlib.report.execute import kernel_environment, resolve_kernel, run_pipeline
+        from tdxlib.report.execute import EVAL_CACHE_ENV, kernel_environment, resolve_kernel, run_pipeline
         from tdxlib.report.export import prune_svg_cache, warm_up
         from tdxlib.report.index import git_commit
         from tdxlib.report.lazy import defer_rfc3987_syntax
@@ -295,7 +311,7 @@ def build(
         commit = git_commit(cfg.root)
         n_jobs = jobs if jobs and jobs > 0 else (os.cpu_count() or 1)
         say(f"tdxlib report: executing {len(todo)} run(s) on {min(n_jobs, len(todo))} kernel(s) [{resolved}]")
-        with kernel_environment():
+        with kernel_environment({EVAL_CACHE_ENV: str(_evaluation_cache(out_dir))}):
             for state, record, exc in run_pipeline(
                 todo,
                 lambda s: _execute_step(s, out_dir, resolved, per_cell),

@@ -14,7 +14,7 @@ import contextlib
 import os
 import re
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,6 +24,8 @@ from tdxlib.report.config import DEFAULT_KERNEL, Run
 
 T = TypeVar("T")
 #: Environment the kernels inherit: headless charts rendered by the pipeline, deterministic hashing.
+#: Folder where kernels of one build share proposal evaluations (see tdxlib.proposals.evaluate).
+EVAL_CACHE_ENV = "TDXLIB_EVAL_CACHE"
 KERNEL_ENV = {"TDXLIB_HEADLESS": "1", "TDXLIB_CHARTS": "deferred", "PYTHONHASHSEED": "0"}
 #: Kernel command-line options: quiet logs, and the ~2 s jsonschema/rfc3987 import saving (see lazy.py)
 #: applied before the first cell, whatever the notebook imports first.
@@ -139,10 +141,11 @@ def resolve_kernel(name: str) -> str:
 
 
 @contextlib.contextmanager
-def kernel_environment() -> Iterator[None]:
-    """Set :data:`KERNEL_ENV` for the kernels started inside the block, then restore os.environ."""
-    saved = {k: os.environ.get(k) for k in KERNEL_ENV}
-    os.environ.update(KERNEL_ENV)
+def kernel_environment(extra: Mapping[str, str] | None = None) -> Iterator[None]:
+    """Set :data:`KERNEL_ENV` (and ``extra``) for the kernels started inside the block, then restore."""
+    env = {**KERNEL_ENV, **(extra or {})}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
     try:
         yield
     finally:
