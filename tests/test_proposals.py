@@ -580,12 +580,12 @@ def test_evaluations_are_shared_through_the_build_cache(
     import pandas as pd
 
     import tdxlib.sim
+    from tdxlib.buildcache import BUILD_CACHE_ENV as EVAL_CACHE_ENV
     from tdxlib.proposals import evaluate_all
-    from tdxlib.report.execute import EVAL_CACHE_ENV
 
     monkeypatch.setenv(EVAL_CACHE_ENV, str(tmp_path))
     first = evaluate_all(["caller-vcpu", "polling-only"], "quick")
-    assert len(list(tmp_path.glob("*.pkl"))) == 2
+    assert len(list(tmp_path.glob("evaluations/*.pkl"))) == 2
 
     def no_sweep(*args: object, **kwargs: object) -> None:
         raise AssertionError("evaluated again")

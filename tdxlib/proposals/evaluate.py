@@ -301,45 +301,27 @@ def evaluate_all(
     return frame
 
 
-def _cache_file(proposal: Proposal, suite_name: str | None, seeds: Sequence[int]) -> Path | None:
-    """The shared evaluation file of a build (``tdxlib report`` sets the folder per source + data version)."""
-    import hashlib
-    import json
-    import os
-
-    from tdxlib.report.execute import EVAL_CACHE_ENV
-
-    folder = os.environ.get(EVAL_CACHE_ENV)
-    if not folder or suite_name is None:
-        return None
-    key = json.dumps([proposal.model_dump(mode="json"), suite_name, list(seeds)], sort_keys=True)
-    return Path(folder) / f"{proposal.id}-{hashlib.sha256(key.encode()).hexdigest()[:20]}.pkl"
+def _cache_key(proposal: Proposal, suite_name: str | None, seeds: Sequence[int]) -> Any:
+    return None if suite_name is None else [proposal.model_dump(mode="json"), suite_name, list(seeds)]
 
 
 def _cache_read(proposal: Proposal, suite_name: str | None, seeds: Sequence[int]) -> pd.DataFrame | None:
-    path = _cache_file(proposal, suite_name, seeds)
-    if path is None or not path.is_file():
-        return None
-    try:
-        frame = pd.read_pickle(path)  # written by this build's own kernels only
-    except Exception:  # a torn or foreign file: evaluate again
-        return None
-    return frame if isinstance(frame, pd.DataFrame) else None
+    """This proposal's rows if another kernel of the same report build already evaluated it."""
+    from tdxlib.buildcache import cache_file, load
+
+    path = cache_file("evaluations", proposal.id, _cache_key(proposal, suite_name, seeds))
+    found, frame = load(path) if path is not None else (False, None)
+    return frame if found and isinstance(frame, pd.DataFrame) else None
 
 
 def _cache_write(
     proposal: Proposal, suite_name: str | None, seeds: Sequence[int], rows: pd.DataFrame
 ) -> None:
-    import os
-    import tempfile
+    from tdxlib.buildcache import cache_file, store
 
-    path = _cache_file(proposal, suite_name, seeds)
-    if path is None:
-        return
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(fd)
-    rows.to_pickle(tmp)
-    os.replace(tmp, path)  # atomic: a concurrent reader sees the old or the whole new file
+    path = cache_file("evaluations", proposal.id, _cache_key(proposal, suite_name, seeds))
+    if path is not None:
+        store(path, rows)
 
 
 def evaluate(

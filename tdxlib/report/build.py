@@ -85,13 +85,13 @@ def _source_hash() -> str:
     return cache.hash_tree(Path(__file__).resolve().parents[1], ("**/*.py",))
 
 
-def _evaluation_cache(out_dir: Path) -> Path:
-    """Where kernels share proposal evaluations: one folder per tdxlib source + data version.
+def _build_cache(out_dir: Path) -> Path:
+    """Where kernels share results (tdxlib.buildcache): one folder per tdxlib source + data version.
 
-    Every 06_proposals run compares against the same built-ins; computed once, they are read by the
-    other runs. Folders of other versions are removed, so the cache never serves stale results.
+    Every 06_proposals run compares against the same built-in proposals; evaluated once, they are
+    read by the others. Other versions' folders are removed: nothing stale is served.
     """
-    root = out_dir / ".cache" / "evaluations"
+    root = out_dir / ".cache" / "shared"
     here = root / f"{_source_hash()[:16]}-{_data_hash()[:16]}"
     if root.is_dir():
         for old in root.iterdir():
@@ -300,7 +300,8 @@ def build(
     todo = [s for s in states if s.action == "execute"]
     if todo:
         from tdxlib import __version__
-        from tdxlib.report.execute import EVAL_CACHE_ENV, kernel_environment, resolve_kernel, run_pipeline
+        from tdxlib.buildcache import BUILD_CACHE_ENV
+        from tdxlib.report.execute import kernel_environment, resolve_kernel, run_pipeline
         from tdxlib.report.export import prune_svg_cache, warm_up
         from tdxlib.report.index import git_commit
         from tdxlib.report.lazy import defer_rfc3987_syntax
@@ -311,7 +312,7 @@ def build(
         commit = git_commit(cfg.root)
         n_jobs = jobs if jobs and jobs > 0 else (os.cpu_count() or 1)
         say(f"tdxlib report: executing {len(todo)} run(s) on {min(n_jobs, len(todo))} kernel(s) [{resolved}]")
-        with kernel_environment({EVAL_CACHE_ENV: str(_evaluation_cache(out_dir))}):
+        with kernel_environment({BUILD_CACHE_ENV: str(_build_cache(out_dir))}):
             for state, record, exc in run_pipeline(
                 todo,
                 lambda s: _execute_step(s, out_dir, resolved, per_cell),

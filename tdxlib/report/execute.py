@@ -24,8 +24,6 @@ from tdxlib.report.config import DEFAULT_KERNEL, Run
 
 T = TypeVar("T")
 #: Environment the kernels inherit: headless charts rendered by the pipeline, deterministic hashing.
-#: Folder where kernels of one build share proposal evaluations (see tdxlib.proposals.evaluate).
-EVAL_CACHE_ENV = "TDXLIB_EVAL_CACHE"
 KERNEL_ENV = {"TDXLIB_HEADLESS": "1", "TDXLIB_CHARTS": "deferred", "PYTHONHASHSEED": "0"}
 #: Kernel command-line options: quiet logs, and the ~2 s jsonschema/rfc3987 import saving (see lazy.py)
 #: applied before the first cell, whatever the notebook imports first.

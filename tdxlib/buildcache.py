@@ -1,0 +1,67 @@
+"""A cache shared by the kernels of one ``tdxlib report`` build.
+
+Many report runs ask the same question: every 06_proposals run evaluates all built-in proposals.
+The build points :data:`BUILD_CACHE_ENV` at a folder named after the tdxlib source and data
+version, so the first kernel computes and the others read. Outside a build the variable is unset
+and nothing is cached: interactive work always computes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+#: Environment variable naming the shared folder (set by ``tdxlib report`` for its kernels).
+BUILD_CACHE_ENV = "TDXLIB_BUILD_CACHE"
+
+
+def cache_file(kind: str, name: str, key: Any) -> Path | None:
+    """The file for ``key`` (JSON data) under the build's folder, or None outside a build."""
+    folder = os.environ.get(BUILD_CACHE_ENV)
+    if not folder:
+        return None
+    try:
+        text = json.dumps(key, sort_keys=True)
+    except TypeError:  # not plain data: no stable key, so no sharing
+        return None
+    digest = hashlib.sha256(f"{kind}\0{text}".encode()).hexdigest()[:20]
+    return Path(folder) / kind / f"{name}-{digest}.pkl"
+
+
+def load(path: Path) -> tuple[bool, Any]:
+    """(True, value) stored at ``path``, or (False, None) when missing or torn."""
+    try:
+        with path.open("rb") as f:
+            return True, pickle.load(f)  # written by this build's own kernels only
+    except (OSError, EOFError, pickle.UnpicklingError):  # missing or torn: compute again
+        return False, None
+
+
+def store(path: Path, value: Any) -> None:
+    """Write ``value`` to ``path`` atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "wb") as f:
+        pickle.dump(value, f)
+    os.replace(tmp, path)  # atomic: a concurrent reader sees the old or the whole new file
+
+
+def shared(kind: str, name: str, key: Any, compute: Callable[[], T]) -> T:
+    """``compute()``, or the value another kernel of this build already computed for ``key``."""
+    path = cache_file(kind, name, key)
+    if path is None:
+        return compute()
+    found, value = load(path)
+    if found:
+        return value
+    value = compute()
+    store(path, value)
+    return value
