@@ -1,19 +1,22 @@
 """A cache shared by the kernels of one ``tdxlib report`` build.
 
-Many report runs ask the same question: every 06_proposals run evaluates all built-in proposals.
-The build points :data:`BUILD_CACHE_ENV` at a folder named after the tdxlib source and data
-version, so the first kernel computes and the others read. Outside a build the variable is unset
-and nothing is cached: interactive work always computes.
+Many report runs ask the same question: every 06_proposals run evaluates all built-in proposals,
+and every notebook checks its claims at the checks' defaults. The build points
+:data:`BUILD_CACHE_ENV` at a folder named after the tdxlib source and data version, so the first
+kernel computes and the others read; a kernel that asks while another is computing the same thing
+waits for it (a file lock) instead of computing it twice. Outside a build the variable is unset and
+nothing is cached: interactive work always computes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import pickle
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -54,14 +57,41 @@ def store(path: Path, value: Any) -> None:
     os.replace(tmp, path)  # atomic: a concurrent reader sees the old or the whole new file
 
 
+@contextlib.contextmanager
+def computing(path: Path | None) -> Iterator[None]:
+    """Hold the lock of the value at ``path`` (nothing when None or where ``fcntl`` is missing).
+
+    The lock is released when the holder's process dies, so a crashed kernel never blocks others.
+    """
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: at worst two kernels compute the same value
+        yield
+        return
+    if path is None:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.with_suffix(".lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def shared(kind: str, name: str, key: Any, compute: Callable[[], T]) -> T:
-    """``compute()``, or the value another kernel of this build already computed for ``key``."""
+    """``compute()``, or the value another kernel of this build computed (or is computing) for ``key``."""
     path = cache_file(kind, name, key)
     if path is None:
         return compute()
     found, value = load(path)
     if found:
         return value
-    value = compute()
-    store(path, value)
+    with computing(path):
+        found, value = load(path)  # computed while we waited
+        if found:
+            return value
+        value = compute()
+        store(path, value)
     return value

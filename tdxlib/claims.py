@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from tdxlib.budget import budget, offline_limit
+from tdxlib.buildcache import shared
 from tdxlib.datafiles import LineDict, LineList, data_path, load_yaml
 from tdxlib.errors import DataError, ValidationError
 from tdxlib.evidence import (
@@ -281,7 +282,8 @@ class _Checks:
             raise ValidationError(
                 f"parameters of check {claim_id!r}", unknown, f"names among: {', '.join(allowed)}"
             )
-        finding = fn(**params)
+        # checks are deterministic: in a report build the kernels share each (check, parameters) result
+        finding = shared("claims", claim_id, params, lambda: fn(**params))
         numbers = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in finding.numbers.items()}
         return Verdict(
             id=claim_id,
@@ -369,13 +371,22 @@ def _ms(x: float) -> str:
 
 
 def _open(
-    strategy: NotifyStrategy, vmm: str | VmmProfile, *, cpus: int, rate_per_s: float, seed: int, **kw: Any
+    strategy: NotifyStrategy,
+    vmm: str | VmmProfile,
+    *,
+    cpus: int,
+    rate_per_s: float,
+    seed: int,
+    frames: bool = False,
+    **kw: Any,
 ) -> Result:
-    """One open-workload run (requests keep arriving even when one hangs)."""
+    """One open-workload run (requests keep arriving even when one hangs); ``frames`` when the check
+    reads the events or quotes, else the metrics-only run (the same metrics, cheaper)."""
     return run(
         Scenario(
             cpus=cpus, strategy=strategy, vmm=vmm, workload="open", rate_per_s=rate_per_s, seed=seed, **kw
-        )
+        ),
+        frames=frames,
     )
 
 
@@ -386,7 +397,9 @@ def _notified(m: Metrics) -> int:
 
 def _notify_cpu(strategy: NotifyStrategy, vmm: str | VmmProfile, cpus: int) -> int:
     """The CPU the strategy's notify IRQ lands on at boot (a run without quotes)."""
-    cpu = run(Scenario(cpus=cpus, strategy=strategy, vmm=vmm, quotes=0)).metrics.notify_setup_cpu
+    cpu = run(
+        Scenario(cpus=cpus, strategy=strategy, vmm=vmm, quotes=0), frames=False
+    ).metrics.notify_setup_cpu
     if cpu is None or cpu == 0:
         raise ValidationError("notify IRQ CPU", cpu, "a CPU other than the BSP, to take offline")
     return int(cpu)
@@ -569,7 +582,9 @@ def _caller_rule(
     # what hotplug without re-registration would do (first VMM)
     bad = CallerVcpu(reregister=False)
     hp = ((offline_at_s, _notify_cpu(bad, vmms[0], cpus), "offline"),)
-    r = _open(bad, vmms[0], cpus=cpus, rate_per_s=rate_per_s, seed=seed, quotes=quotes, hotplug=hp)
+    r = _open(
+        bad, vmms[0], cpus=cpus, rate_per_s=rate_per_s, seed=seed, quotes=quotes, hotplug=hp, frames=True
+    )
     later = count_events(r.events, "inject", after=offline_at_s)
     numbers |= {"lost_hotplug_no_reregister": r.metrics.lost_notifications, "injected_after_offline": later}
     evidence = (
@@ -608,7 +623,9 @@ def _hotplug(
         assert isinstance(base, DynamicIrq)
         target = _notify_cpu(base, vmm, cpus)
         hp = ((offline_at_s, target, "offline"),)
-        with_r = _open(base, vmm, cpus=cpus, rate_per_s=rate_per_s, seed=seed, duration_s=d_long, hotplug=hp)
+        with_r = _open(
+            base, vmm, cpus=cpus, rate_per_s=rate_per_s, seed=seed, duration_s=d_long, hotplug=hp, frames=True
+        )
         w = with_r.metrics.loss_window_s
         in_window = count_events(with_r.events, "inject", offline_at_s, offline_at_s + w)
         lost_no: list[int] = []
@@ -622,6 +639,7 @@ def _hotplug(
                 seed=seed,
                 duration_s=d,
                 hotplug=hp,
+                frames=True,
             )
             lost_no.append(r.metrics.lost_notifications)
             after.append(count_events(r.events, "inject", after=offline_at_s))
@@ -719,8 +737,8 @@ def _timeout(
     """A quote service that never answers: no timeout hangs, a timeout returns."""
     kw: dict[str, Any] = {"cpus": cpus, "rate_per_s": 1.0, "seed": seed, "quotes": quotes}
     none = _open(make_strategy(strategy), vmm, **kw).metrics
-    rt = _open(make_strategy(strategy, timeout_s=timeout_s), vmm, **kw)
-    rp = _open(Polling(), vmm, **kw)
+    rt = _open(make_strategy(strategy, timeout_s=timeout_s), vmm, frames=True, **kw)
+    rp = _open(Polling(), vmm, frames=True, **kw)
     profile = vmm if isinstance(vmm, VmmProfile) else load_profile(vmm)
     bounded = dataclasses.replace(profile, service_timeout_ms=vmm_timeout_ms)
     mb = _open(make_strategy(strategy), bounded, **kw).metrics
@@ -1013,9 +1031,12 @@ def _early_init(
     """An IRQ requested before SMP bring-up can only land on CPU 0; after it, on the best CPU."""
     pt = placement_trials(trials, min_cpus=min_cpus, max_cpus=max_cpus, seed=seed)
     early_sim = run(
-        Scenario(cpus=sim_cpus, strategy=CallerVcpu(early=True), vmm="ghci-1.5-caller", quotes=0)
+        Scenario(cpus=sim_cpus, strategy=CallerVcpu(early=True), vmm="ghci-1.5-caller", quotes=0),
+        frames=False,
     ).metrics.notify_setup_cpu
-    late_sim = run(Scenario(cpus=sim_cpus, strategy=CallerVcpu(), vmm="ghci-1.5-caller", quotes=0)).metrics
+    late_sim = run(
+        Scenario(cpus=sim_cpus, strategy=CallerVcpu(), vmm="ghci-1.5-caller", quotes=0), frames=False
+    ).metrics
     numbers: dict[str, float | int] = {
         "trials": pt.trials,
         "early_on_cpu0": sum(c == 0 for c in pt.early_cpus),
@@ -1060,8 +1081,10 @@ def _polling(
     kw: dict[str, Any] = {"cpus": cpus, "seed": seed, "quotes": quotes, "hz": hz}
     mp = _open(poll, vmm, rate_per_s=rate_per_s, **kw).metrics
     mi = _open(SystemVector(), vmm, rate_per_s=rate_per_s, **kw).metrics
-    cap_p = run(Scenario(strategy=poll, vmm=vmm, **{**kw, "quotes": 50})).metrics.quotes_per_s
-    cap_i = run(Scenario(strategy=SystemVector(), vmm=vmm, **{**kw, "quotes": 50})).metrics.quotes_per_s
+    cap_p = run(Scenario(strategy=poll, vmm=vmm, **{**kw, "quotes": 50}), frames=False).metrics.quotes_per_s
+    cap_i = run(
+        Scenario(strategy=SystemVector(), vmm=vmm, **{**kw, "quotes": 50}), frames=False
+    ).metrics.quotes_per_s
     sleep = max_sleep_ms(interval_ms, hz)
     lp, li = mp.latency_ms, mi.latency_ms
     numbers: dict[str, float | int] = {

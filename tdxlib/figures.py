@@ -12,16 +12,11 @@ from typing import Any
 import altair as alt
 import pandas as pd
 
-import tdxlib.charts  # noqa: F401  (registers the theme)
+from tdxlib.charts import tooltips as _tips  # importing charts registers the theme
 
 _ROLE_ORDER = ["exception", "isa-legacy", "pic-cascade", "device", "syscall", "system", "unused-system"]
 _ROLE_COLOURS = ["#999999", "#CC79A7", "#CC79A7", "#56B4E9", "#F0E442", "#D55E00", "#E69F00"]
 _VERDICT_COLOURS = {"holds": "#009E73", "fails": "#D55E00", "depends": "#E69F00"}
-
-
-def _tips(fields: Iterable[str]) -> list[alt.Tooltip]:
-    """Tooltip channels as objects: altair parses shorthand strings through a slow schema lookup."""
-    return [alt.Tooltip(f) for f in fields]
 
 
 def _frame(rows: pd.DataFrame | Iterable[Mapping[str, Any]]) -> pd.DataFrame:
@@ -242,7 +237,11 @@ def load_curves(
 
 
 def capture_bars(per_cpu: pd.DataFrame, title: str) -> alt.Chart:
-    """Per CPU of a capture: device vectors available now and with the reserved vector."""
+    """Per CPU of a capture: device vectors available now and with the reserved vector.
+
+    Up to 64 CPUs, a pair of bars per CPU; beyond that bars would be thinner than a pixel, so each case
+    is a step line across the CPU numbers (sockets and loaded CPUs still show as steps and dips).
+    """
     df = per_cpu[["cpu", "available", "available_reserved", "can_offline", "can_offline_reserved"]]
     long = df.melt(
         id_vars=["cpu", "can_offline", "can_offline_reserved"],
@@ -251,17 +250,31 @@ def capture_bars(per_cpu: pd.DataFrame, title: str) -> alt.Chart:
         value_name="vectors",
     )
     long["case"] = long["case"].map({"available": "now", "available_reserved": "with reserved vector"})
+    y = alt.Y("vectors:Q", title="device vectors available")
+    colour = alt.Color("case:N", title=None)
+    if len(df) <= 64:
+        return (
+            alt.Chart(long, title=title)
+            .mark_bar()
+            .encode(
+                x=alt.X("cpu:O", title="CPU"),
+                xOffset=alt.XOffset("case:N"),
+                y=y,
+                color=colour,
+                tooltip=_tips(long.columns),
+            )
+            .properties(width=alt.Step(18), height=220)
+        )
     return (
         alt.Chart(long, title=title)
-        .mark_bar()
+        .mark_line(interpolate="step-after", strokeWidth=1.5)
         .encode(
-            x=alt.X("cpu:O", title="CPU"),
-            xOffset=alt.XOffset("case:N"),
-            y=alt.Y("vectors:Q", title="device vectors available"),
-            color=alt.Color("case:N", title=None),
-            tooltip=_tips(long.columns),
+            x=alt.X("cpu:Q", title="CPU"),
+            y=y.scale(zero=False),
+            color=colour,
+            strokeDash=alt.StrokeDash("case:N"),
         )
-        .properties(width=alt.Step(18) if len(df) <= 64 else 600, height=220)
+        .properties(width=600, height=220)
     )
 
 

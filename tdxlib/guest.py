@@ -210,7 +210,9 @@ class TdGuest:
         def same(irq: Irq) -> Irq:  # one copy per IRQ, wherever it is referenced
             hit = twin.get(id(irq))
             if hit is None:
-                hit = twin[id(irq)] = dataclasses.replace(irq)
+                hit = object.__new__(Irq)  # a field-for-field copy, without dataclasses.replace's __init__
+                hit.__dict__.update(irq.__dict__)
+                twin[id(irq)] = hit
             return hit
 
         new.matrix = self.matrix.copy()

@@ -10,7 +10,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-import tdxlib.charts  # noqa: F401  (registers the theme)
+from tdxlib.charts import tooltips as _tips  # importing charts registers the theme
 from tdxlib.errors import ValidationError
 from tdxlib.proposals.annotate import VERDICT_COLOURS
 from tdxlib.proposals.evaluate import VERDICTS, worst
@@ -58,19 +58,21 @@ def verdict_grid(evaluation: pd.DataFrame, title: str) -> alt.LayerChart:
     )
     rect = base.mark_rect(stroke="white", strokeWidth=2).encode(
         color=alt.Color("verdict:N", scale=_SCALE, legend=alt.Legend(title="verdict")),
-        tooltip=[
-            "scenario:N",
-            "vmm:N",
-            "verdict:N",
-            "completed:Q",
-            "quotes:Q",
-            "lost:Q",
-            "hung:Q",
-            "p50:Q",
-            "vectors:Q",
-        ],
+        tooltip=_tips(
+            [
+                "scenario:N",
+                "vmm:N",
+                "verdict:N",
+                "completed:Q",
+                "quotes:Q",
+                "lost:Q",
+                "hung:Q",
+                "p50:Q",
+                "vectors:Q",
+            ]
+        ),
     )
-    text = base.mark_text(fontSize=11).encode(text="label:N")
+    text = base.mark_text(fontSize=11).encode(text=alt.Text("label:N"))
     return (rect + text).properties(title=title, width=alt.Step(110), height=alt.Step(30))
 
 
@@ -87,7 +89,9 @@ def comparison_grid(evaluation: pd.DataFrame, title: str) -> alt.LayerChart:
     )
     rect = base.mark_rect(stroke="white", strokeWidth=1).encode(
         color=alt.Color("verdict:N", scale=_SCALE, legend=alt.Legend(title="verdict")),
-        tooltip=["proposal:N", "scenario:N", "vmm:N", "verdict:N", "lost:Q", "hung:Q", "p50:Q", "vectors:Q"],
+        tooltip=_tips(
+            ["proposal:N", "scenario:N", "vmm:N", "verdict:N", "lost:Q", "hung:Q", "p50:Q", "vectors:Q"]
+        ),
     )
     return rect.properties(width=alt.Step(70), height=alt.Step(14))
 
@@ -111,7 +115,10 @@ def latency_points(evaluation: pd.DataFrame, title: str) -> alt.Chart:
             y=alt.Y("scenario:N", sort=list(dict.fromkeys(evaluation["scenario"])), title=None),
             color=alt.Color("vmm:N", title="VMM"),
             shape=alt.Shape("percentile:N"),
-            tooltip=["scenario:N", "vmm:N", "percentile:N", alt.Tooltip("latency_ms:Q", format=".0f")],
+            tooltip=[
+                *_tips(["scenario:N", "vmm:N", "percentile:N"]),
+                alt.Tooltip("latency_ms:Q", format=".0f"),
+            ],
         )
         .properties(width=460)
     )

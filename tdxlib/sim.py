@@ -23,7 +23,7 @@ import errno as _errno
 import functools
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -344,7 +344,8 @@ class Metrics:
     ``loss_window_s`` is the time the notify IRQ spends away from the (APIC ID, vector) it had at its
     last successful SetupEventNotifyInterrupt — from a migration until the guest re-registers, or until
     a later migration brings it back there (summed; ``loss_window_max_s`` the longest);
-    ``exposed_requests`` requests in flight when it migrated.
+    ``exposed_requests`` requests in flight when it migrated. ``service_p50_ms`` is the median time the
+    quote service took, over the requests it served (NaN if none).
     """
 
     quotes_issued: int = 0
@@ -392,6 +393,7 @@ class Metrics:
     notify_vector: int | None = None
     duration_s: float = 0.0
     quotes_per_s: float = 0.0
+    service_p50_ms: float = math.nan
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (JSON-able: NaN becomes None)."""
@@ -826,18 +828,26 @@ class _Run:
     def _locked_request(self, req: _Request) -> Any:
         """A request behind the driver's mutex (serialized strategies): EBUSY while the buffer is busy."""
         assert self.lock is not None
+        if self.sc.workload == "closed":
+            # one requester, one request at a time: the mutex is never contended, so skip simpy's
+            # Resource (two scheduler events per request) and hold it directly
+            yield from self._holding_lock(req)
+            return
         with self.lock.request() as grant:
             self.lock_waiters += 1
             yield grant
             self.lock_waiters -= 1
-            self.lock_holder = req
-            try:
-                if self.env.now < self.buffer_free_at:
-                    self.finish(req, "busy", "", "EBUSY")
-                    return
-                yield from self._request_body(req)
-            finally:
-                self.lock_holder = None
+            yield from self._holding_lock(req)
+
+    def _holding_lock(self, req: _Request) -> Any:
+        self.lock_holder = req
+        try:
+            if self.env.now < self.buffer_free_at:
+                self.finish(req, "busy", "", "EBUSY")
+                return
+            yield from self._request_body(req)
+        finally:
+            self.lock_holder = None
 
     def _request_body(self, req: _Request) -> Any:
         sc = self.sc
@@ -1276,6 +1286,8 @@ class _Run:
             m.latency_mean_ms = float(lat.mean())
         else:
             m.latency_ms = {"min": math.nan, "p50": math.nan, "p99": math.nan, "max": math.nan}
+        served = [r.service_ms for r in reqs if math.isfinite(r.service_ms)]
+        m.service_p50_ms = float(np.median(served)) if served else math.nan
         ctx = self.ctx
         vpc = self.strategy.vectors_per_cpu(ctx)
         m.vectors_per_cpu = [int(v) for v in vpc]
@@ -1379,19 +1391,23 @@ def sweep(
     executor: Executor | None = None,
     *,
     metrics_only: bool = False,
+    frames: bool = True,
 ) -> list[Result] | pd.DataFrame:
     """Run many scenarios, serially or through ``executor``; results (or a metrics frame) in input order.
 
     With a ``ProcessPoolExecutor`` the scenarios are sent in chunks; any other Executor (threads, a Dask
     ``client.get_executor()``) gets one ``submit`` per scenario. ``metrics_only`` runs the metrics-only
     fast path (``run(..., frames=False)``: no frames are built) and returns :func:`metrics_frame`-style
-    rows, the only thing shipped back from the workers.
+    rows, the only thing shipped back from the workers; ``frames=False`` takes the same fast path but
+    returns the Results (scenario and metrics, no frames).
     """
     items = list(scenarios)
     for sc in items:
         if not isinstance(sc, Scenario):
             raise ValidationError("scenario", type(sc).__name__, "a tdxlib.sim.Scenario")
-    fn = _run_metrics if metrics_only else run
+    fn: Callable[[Scenario], Any] = (
+        _run_metrics if metrics_only else run if frames else functools.partial(run, frames=False)
+    )
     out: list[Any]
     if executor is None:
         out = [fn(sc) for sc in items]

@@ -141,3 +141,14 @@ def test_a_figure_renders_to_svg_offline() -> None:
 
     svg = to_svg(figures.verdict_table(wb.claims_for("02_vector_budget")))
     assert svg.lstrip().startswith("<svg") and "config-gated" in svg
+
+
+def test_capture_chart_of_a_large_machine_is_a_line_per_case() -> None:
+    ans = wb.capture_answer("constructed-8s-1024cpu", "linux-5.19-tdx-v8")
+    assert ans is not None and len(ans.per_cpu) > 64
+    spec = _spec(figures.capture_bars(ans.per_cpu, "c"))
+    assert _marks(spec) == ["line"]
+    (data,) = _datasets(spec)
+    assert len(data) == 2 * len(ans.per_cpu)
+    small = _spec(figures.capture_bars(ans.per_cpu.head(8), "c"))
+    assert _marks(small) == ["bar"]

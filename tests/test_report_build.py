@@ -274,3 +274,35 @@ def test_report_renders_chart_in_headless_chromium(
         check=True,
     ).stdout
     assert "fx_report--small.html" in index and "Claims ledger" in index
+
+
+def test_a_kernel_that_dies_while_starting_is_started_again() -> None:
+    from tdxlib.report import execute
+
+    calls: list[int] = []
+
+    def flaky() -> str:
+        calls.append(1)
+        if len(calls) < 2:
+            raise RuntimeError(execute._START_FAILURE)
+        return "ran"
+
+    assert execute._with_start_retries(flaky) == "ran" and len(calls) == 2
+
+    def always_dies() -> str:
+        calls.append(1)
+        raise RuntimeError(execute._START_FAILURE)
+
+    calls.clear()
+    with pytest.raises(RuntimeError, match="kernel_info"):
+        execute._with_start_retries(always_dies)
+    assert len(calls) == execute.START_RETRIES + 1
+
+    def other_error() -> str:
+        calls.append(1)
+        raise RuntimeError("Kernel didn't respond in 120 seconds")
+
+    calls.clear()
+    with pytest.raises(RuntimeError, match="respond"):
+        execute._with_start_retries(other_error)
+    assert len(calls) == 1  # a kernel that hangs is not started again: it would hang again

@@ -233,3 +233,17 @@ def test_svg_cache_renders_each_spec_once(tmp_path: Any, monkeypatch: pytest.Mon
     assert len(svgs) == 2
     os.utime(svgs[0], (0, 0))  # unused for decades
     assert export.prune_svg_cache(tmp_path) == 1 and len(list(tmp_path.glob("*.svg"))) == 1
+
+
+def test_images_get_a_text_and_cells_become_focusable() -> None:
+    from tdxlib.report.export import _accessible
+
+    page = (
+        '<div class="jp-Cell-inputWrapper"><img src="data:image/png;base64,AA"></div>'
+        '<div class="jp-RenderedSVG jp-OutputArea-output" data-mime-type="image/svg+xml">'
+        '<img alt="chart" src="data:image/svg+xml;base64,AA"></div><div class="jp-OutputArea-outputs">x</div>'
+    )
+    out = _accessible(page)
+    assert out.count('tabindex="0"') == 2  # input wrapper and output, not the outputs container
+    assert '<img alt="No description has been provided for this image" src="data:image/png' in out
+    assert '<img alt="chart"' in out and out.count("alt=") == 2

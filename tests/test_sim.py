@@ -280,6 +280,18 @@ def test_metrics_only_run_has_the_same_metrics(name, vmm, workload, hotplug, see
     full, fast = run(sc), run(sc, frames=False)
     assert full.has_frames and not fast.has_frames
     assert fast.metrics.to_dict() == full.metrics.to_dict()  # bit for bit (NaN -> None in to_dict)
+    served = full.quotes["service_ms"].dropna()
+    if len(served):
+        assert fast.metrics.service_p50_ms == pytest.approx(served.median())
+    else:
+        assert math.isnan(fast.metrics.service_p50_ms)
+
+
+def test_sweep_without_frames_returns_metrics_only_results():
+    scs = [HOTPLUG, HOTPLUG.replace(seed=HOTPLUG.seed + 1)]
+    fast = sweep(scs, frames=False)
+    assert isinstance(fast, list) and not any(r.has_frames for r in fast)
+    assert [r.metrics for r in fast] == [r.metrics for r in sweep(scs)]
 
 
 def test_metrics_only_result_refuses_frames_and_pickles():

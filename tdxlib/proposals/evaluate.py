@@ -184,8 +184,6 @@ def _jobs(proposal: Proposal, suite: Suite, seeds: Sequence[int]) -> tuple[list[
 def _row(job: _Job, result: Any) -> dict[str, Any]:
     m = result.metrics
     sc = result.scenario
-    service = result.quotes["service_ms"].to_numpy(dtype=float)
-    service = service[np.isfinite(service)]
     spec = job.proposal.spec_elements()
     row: dict[str, Any] = {
         "proposal": job.proposal.id,
@@ -211,7 +209,7 @@ def _row(job: _Job, result: Any) -> dict[str, Any]:
         "dropped_offline": m.dropped_offline + m.pending_at_end,
         "latency_p50_ms": m.latency_ms.get("p50", math.nan),
         "latency_p99_ms": m.latency_ms.get("p99", math.nan),
-        "service_p50_ms": float(np.median(service)) if service.size else math.nan,
+        "service_p50_ms": m.service_p50_ms,
         "vectors_consumed": m.vectors_total,
         "vectors_max_per_cpu": max(m.vectors_per_cpu) if m.vectors_per_cpu else 0,
         "device_vectors_free_min": m.device_vectors_free_min,
@@ -257,6 +255,38 @@ def comparison_set(
     return [first, *rest]
 
 
+def _evaluate_missing(
+    chosen: Sequence[Proposal],
+    s: Suite,
+    suite_name: str | None,
+    run_seeds: Sequence[int],
+    executor: Executor | None,
+) -> dict[str, pd.DataFrame]:
+    """Each proposal's rows: read from the build's cache, or simulated (all missing ones in one sweep)."""
+    parts: dict[str, pd.DataFrame] = {}
+    jobs: list[_Job] = []
+    scenarios: list[Any] = []
+    for p in chosen:
+        cached = _cache_read(p, suite_name, run_seeds)
+        if cached is not None:
+            parts[p.id] = cached
+            continue
+        j, sc = _jobs(p, s, run_seeds)
+        jobs += j
+        scenarios += sc
+    if scenarios:
+        from tdxlib.sim import sweep
+
+        results = sweep(scenarios, executor, frames=False)  # the rows need only the metrics
+        assert isinstance(results, list)
+        fresh = pd.DataFrame([_row(j, r) for j, r in zip(jobs, results, strict=True)], columns=list(COLUMNS))
+        for pid, rows in fresh.groupby("proposal", sort=False):
+            part = rows.reset_index(drop=True)
+            parts[str(pid)] = part
+            _cache_write(next(p for p in chosen if p.id == pid), suite_name, run_seeds, part)
+    return parts
+
+
 def evaluate_all(
     proposals: Iterable[Proposal | str | Path] | Proposal | str | Path | None = None,
     suite: str | Suite = "default",
@@ -274,27 +304,11 @@ def evaluate_all(
     if not run_seeds:
         raise ValidationError("seeds", run_seeds, "at least one seed")
     suite_name = suite if isinstance(suite, str) else None
-    parts: dict[str, pd.DataFrame] = {}
-    jobs: list[_Job] = []
-    scenarios: list[Any] = []
-    for p in chosen:
-        cached = _cache_read(p, suite_name, run_seeds)
-        if cached is not None:
-            parts[p.id] = cached
-            continue
-        j, sc = _jobs(p, s, run_seeds)
-        jobs += j
-        scenarios += sc
-    if scenarios:
-        from tdxlib.sim import sweep
+    from tdxlib.buildcache import cache_file, computing
 
-        results = sweep(scenarios, executor)
-        assert isinstance(results, list)
-        fresh = pd.DataFrame([_row(j, r) for j, r in zip(jobs, results, strict=True)], columns=list(COLUMNS))
-        for pid, rows in fresh.groupby("proposal", sort=False):
-            part = rows.reset_index(drop=True)
-            parts[str(pid)] = part
-            _cache_write(next(p for p in chosen if p.id == pid), suite_name, run_seeds, part)
+    # In a report build, one kernel evaluates while the others wait and then read its rows.
+    with computing(cache_file("evaluations", "lock", suite_name) if suite_name else None):
+        parts = _evaluate_missing(chosen, s, suite_name, run_seeds, executor)
     frame = pd.concat([parts[p.id] for p in chosen], ignore_index=True)
     frame.attrs["suite"] = suite if isinstance(suite, str) else "custom"
     frame.attrs["real_vmms"] = s.real_vmms()

@@ -101,6 +101,22 @@ def _build_cache(out_dir: Path) -> Path:
     return here
 
 
+def compile_tdxlib() -> bool:
+    """Byte-compile tdxlib's sources once, before the kernels start; False if that was not possible.
+
+    Every kernel imports tdxlib. Where ``PYTHONDONTWRITEBYTECODE`` is set (common in containers and
+    CI images) no import ever writes ``__pycache__``, so each kernel would compile every module from
+    source again: seconds per build. ``compileall`` writes the caches regardless of that variable and
+    skips modules whose cache is current; a read-only install just keeps compiling in memory.
+    """
+    import compileall
+
+    try:
+        return bool(compileall.compile_dir(Path(__file__).resolve().parents[1], quiet=2))
+    except OSError:
+        return False
+
+
 def _data_hash() -> str:
     from tdxlib.datafiles import DATA_DIR
 
@@ -308,6 +324,7 @@ def build(
 
         defer_rfc3987_syntax()
         resolved = resolve_kernel(kernel_name)
+        compile_tdxlib()
         (out_dir / ".tmp").mkdir(parents=True, exist_ok=True)
         commit = git_commit(cfg.root)
         n_jobs = jobs if jobs and jobs > 0 else (os.cpu_count() or 1)

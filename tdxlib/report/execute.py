@@ -29,6 +29,9 @@ KERNEL_ENV = {"TDXLIB_HEADLESS": "1", "TDXLIB_CHARTS": "deferred", "PYTHONHASHSE
 #: applied before the first cell, whatever the notebook imports first.
 KERNEL_ARGS = [
     "--IPKernelApp.log_level=CRITICAL",
+    # No input history: every cell would be written to one shared SQLite file, which parallel kernels
+    # contend for (and a report run never reads back).
+    "--HistoryManager.enabled=False",
     "--IPKernelApp.exec_lines=__import__('tdxlib.report.lazy').report.lazy.defer_rfc3987_syntax()",
 ]
 _NATIVE = {"python", "python3", f"python{sys.version_info[0]}.{sys.version_info[1]}"}
@@ -169,15 +172,75 @@ def _original_cell(nb: Any, index: int) -> tuple[int, int]:
     return number, sum(1 for c in cells if _INJECTED_TAG not in _tags(c))
 
 
-def execute_notebook(run: Run, output: Path, kernel: str, timeout: float) -> Any:
-    """Execute ``run`` into ``output`` (an .ipynb) and return the executed NotebookNode.
+#: Kernel start failures worth another try: nothing of the notebook has run yet.
+_START_FAILURE = "Kernel died before replying to kernel_info"
+#: How often a run is started again after such a failure.
+START_RETRIES = 2
 
-    Raises :class:`RunError` naming the cell and error; ``output`` then holds the failed notebook.
+
+def _with_start_retries(start: Callable[[], T]) -> T:
+    """``start()``, again (up to :data:`START_RETRIES` times) if the kernel died while starting.
+
+    Kernels started side by side over TCP each pick free ports and bind them a moment later; now and
+    then one loses that race ("Address already in use") and dies before it answers. Its notebook has
+    not run a single cell, so starting it again is safe.
+    """
+    for attempt in range(START_RETRIES + 1):
+        try:
+            return start()
+        except RuntimeError as exc:
+            if _START_FAILURE not in str(exc) or attempt == START_RETRIES:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _papermill(run: Run, output: Path, kernel: str, timeout: float) -> Any:
+    """``papermill.execute_notebook`` without its final save, built from the same papermill steps.
+
+    papermill writes the executed notebook with nbformat's indented (pure-Python) JSON encoder, a
+    second or more of CPU per build for notebooks full of chart specs; the pipeline writes the
+    notebook itself once its charts are rendered. A failing notebook is still saved to ``output``
+    (``raise_for_execution_errors``), with papermill's error banner.
+    """
+    from papermill.engines import papermill_engines
+    from papermill.execute import prepare_notebook_metadata, raise_for_execution_errors, remove_error_markers
+    from papermill.iorw import load_notebook_node, local_file_io_cwd
+    from papermill.parameterize import parameterize_notebook
+
+    source = str(run.path)
+    with local_file_io_cwd():
+        nb = load_notebook_node(source)
+        if run.parameters:
+            nb = parameterize_notebook(nb, dict(run.parameters), kernel_name=kernel, language="python")
+        nb = remove_error_markers(prepare_notebook_metadata(nb, source, str(output)))
+        nb = papermill_engines.execute_notebook_with_engine(
+            None,
+            nb,
+            input_path=source,
+            output_path=None,  # no autosave after every cell: it re-encodes the whole notebook each time
+            kernel_name=kernel,
+            progress_bar=False,
+            log_output=False,
+            start_timeout=120,
+            stdout_file=None,
+            stderr_file=None,
+            execution_timeout=timeout,
+            resources={"metadata": {"path": str(run.path.parent)}},
+            extra_arguments=KERNEL_ARGS,
+            shutdown_kernel="immediate",  # outputs are collected: free the core now, not after a handshake
+        )
+        raise_for_execution_errors(nb, str(output))  # saves the failed notebook, then raises
+    return nb
+
+
+def execute_notebook(run: Run, output: Path, kernel: str, timeout: float) -> Any:
+    """Execute ``run`` and return the executed NotebookNode; on failure ``output`` (an .ipynb) holds it.
+
+    Raises :class:`RunError` naming the cell and error.
     """
     import logging
 
     import nbformat
-    import papermill
     from papermill.exceptions import PapermillExecutionError
 
     # We validated the parameters ourselves (papermill's "Passed unknown parameter" guesses only confuse)
@@ -185,23 +248,7 @@ def execute_notebook(run: Run, output: Path, kernel: str, timeout: float) -> Any
     logging.getLogger("papermill").setLevel(logging.CRITICAL)
 
     try:
-        return papermill.execute_notebook(
-            str(run.path),
-            str(output),
-            parameters=dict(run.parameters),
-            kernel_name=kernel,
-            language="python",
-            # No autosave after every cell (it re-encodes the whole notebook each time: seconds of CPU in
-            # this process for chart-heavy notebooks); papermill still writes it on a cell error.
-            request_save_on_cell_execute=False,
-            progress_bar=False,
-            log_output=False,
-            execution_timeout=timeout,
-            start_timeout=120,
-            resources={"metadata": {"path": str(run.path.parent)}},
-            extra_arguments=KERNEL_ARGS,
-            shutdown_kernel="immediate",  # outputs are collected: free the core now, not after a handshake
-        )
+        return _with_start_retries(lambda: _papermill(run, output, kernel, timeout))
     except PapermillExecutionError as exc:
         try:
             executed = nbformat.read(str(output), as_version=4)
