@@ -13,7 +13,7 @@ import pandas as pd
 from tdxlib.charts import tooltips as _tips  # importing charts registers the theme
 from tdxlib.errors import ValidationError
 from tdxlib.proposals.annotate import VERDICT_COLOURS
-from tdxlib.proposals.evaluate import VERDICTS, worst
+from tdxlib.proposals.evaluate import VERDICTS, worst_per_group
 
 __all__ = ["comparison_grid", "latency_points", "verdict_grid"]
 
@@ -40,7 +40,7 @@ def _cells(evaluation: pd.DataFrame, by: list[str]) -> pd.DataFrame:
         vectors=("vectors_consumed", "max"),
         refused=("offline_refused", "sum"),
     ).reset_index()
-    out["verdict"] = g["verdict"].agg(worst).to_numpy()
+    out["verdict"] = worst_per_group(evaluation, by).to_numpy()
     out["label"] = np.where(out["lost"] > 0, "lost " + out["lost"].astype(str), "")
     out["p50"] = out["p50"].round(0)
     return out

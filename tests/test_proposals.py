@@ -599,3 +599,31 @@ def test_evaluations_are_shared_through_the_build_cache(
     monkeypatch.delenv(EVAL_CACHE_ENV)
     with pytest.raises(AssertionError, match="evaluated again"):
         evaluate_all(["caller-vcpu"], "quick")  # no build cache outside tdxlib report
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(st.sampled_from(["a", "b", "c"]), st.sampled_from(["x", "y"]), st.sampled_from(P.VERDICTS)),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_worst_per_group_is_worst_of_each_group(rows: list[tuple[str, str, str]]) -> None:
+    import importlib
+
+    ev = importlib.import_module("tdxlib.proposals.evaluate")
+    frame = pd.DataFrame(rows, columns=["scenario", "vmm", "verdict"])
+    expected = frame.groupby(["scenario", "vmm"], sort=False)["verdict"].agg(ev.worst)
+    got = ev.worst_per_group(frame, ["scenario", "vmm"])
+    assert list(got.index) == list(expected.index)
+    assert list(got) == list(expected)
+
+
+def test_worst_per_group_names_an_unknown_verdict() -> None:
+    import importlib
+
+    ev = importlib.import_module("tdxlib.proposals.evaluate")
+    frame = pd.DataFrame({"scenario": ["a"], "verdict": ["meh"]})
+    with pytest.raises(ValidationError, match="meh"):
+        ev.worst_per_group(frame, ["scenario"])

@@ -139,6 +139,20 @@ def worst(verdicts: Iterable[str]) -> str:
     return VERDICTS[min(ranks)] if ranks else "ok"
 
 
+def worst_per_group(frame: pd.DataFrame, by: list[str]) -> pd.Series:
+    """:func:`worst` of the ``verdict`` column per ``by`` group (groups in order of appearance).
+
+    The verdicts are ranked and the groups take pandas' built-in minimum: the same answer as
+    ``groupby(...)["verdict"].agg(worst)`` without a Python call per group.
+    """
+    rank = frame["verdict"].map({v: i for i, v in enumerate(VERDICTS)})
+    if rank.isna().any():
+        bad = frame.loc[rank.isna(), "verdict"].iloc[0]
+        raise ValidationError("verdict", bad, " | ".join(VERDICTS))
+    best = rank.astype(int).groupby([frame[c] for c in by], sort=False).min()
+    return best.map(dict(enumerate(VERDICTS)))
+
+
 def _finite(x: Any) -> bool:
     return isinstance(x, (int, float)) and math.isfinite(x)
 
@@ -357,7 +371,7 @@ def verdict_table(evaluation: pd.DataFrame) -> pd.DataFrame:
         raise ValidationError("evaluation", "an empty frame", "rows from evaluate() / evaluate_all()")
     ids = list(dict.fromkeys(evaluation["proposal"]))
     keys = list(dict.fromkeys(zip(evaluation["scenario"], evaluation["vmm"], strict=True)))
-    grouped = evaluation.groupby(["scenario", "vmm", "proposal"], sort=False)["verdict"].agg(worst)
+    grouped = worst_per_group(evaluation, ["scenario", "vmm", "proposal"])
     rows = []
     for scenario, vmm in keys:
         row = {"scenario": scenario, "vmm": vmm}
