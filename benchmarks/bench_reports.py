@@ -91,6 +91,10 @@ def model_seconds(executed: Path) -> float:
     return total
 
 
+def _samples(seconds: list[float]) -> str:
+    return "   (samples: " + ", ".join(f"{x:.2f}" for x in seconds) + ")"
+
+
 def timed_build(**kwargs: Any) -> tuple[float, Any]:
     from tdxlib.report.build import build
 
@@ -164,14 +168,8 @@ def main() -> int:
     n_jobs = min(args.jobs or os.cpu_count() or 1, len(runs))
     overhead = full_s - floor_s - model_s / n_jobs
     print(f"bench_reports: {len(runs)} run(s), jobs={jobs} ({source})")
-    samples = "   (samples: {})"
-    print(
-        f"  full build (--force)       {full_s:7.2f} s" + samples.format(", ".join(f"{x:.2f}" for x in fulls))
-    )
-    print(
-        f"  floor (imports only)       {floor_s:7.2f} s"
-        + samples.format(", ".join(f"{x:.2f}" for x in floors))
-    )
+    print(f"  full build (--force)       {full_s:7.2f} s{_samples(fulls)}")
+    print(f"  floor (imports only)       {floor_s:7.2f} s{_samples(floors)}")
     print(f"  ratio full/floor           {full_s / floor_s:7.2f} x   (goal <= 1.5 x)")
     if len(fulls) > 1:
         pairs = ", ".join(f"{b / a:.2f}" for a, b in zip(floors, fulls, strict=True))

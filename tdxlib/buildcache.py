@@ -63,12 +63,12 @@ def computing(path: Path | None) -> Iterator[None]:
 
     The lock is released when the holder's process dies, so a crashed kernel never blocks others.
     """
+    if path is None:
+        yield
+        return
     try:
         import fcntl
     except ImportError:  # not POSIX: at worst two kernels compute the same value
-        yield
-        return
-    if path is None:
         yield
         return
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -82,7 +82,7 @@ def enable() -> None:
     Under the report pipeline altair also stops validating every schema object as it is built (its
     "debug mode"): the test suite validates each figure, and the pipeline renders every spec anyway.
     """
-    if os.environ.get(RENDER_ENV) == "deferred":
+    if _deferred():
         from altair.utils import schemapi
 
         schemapi.disable_debug_mode()
@@ -157,6 +157,11 @@ def is_interactive() -> bool:
     return os.environ.get(HEADLESS_ENV, "") in ("", "0")
 
 
+def _deferred() -> bool:
+    """Whether the report pipeline renders the charts (it set :data:`RENDER_ENV` to ``deferred``)."""
+    return os.environ.get(RENDER_ENV) == "deferred"
+
+
 def tooltips(fields: Iterable[str]) -> list[alt.Tooltip]:
     """Tooltip channels as objects: altair parses each shorthand string through a slow schema lookup."""
     return [alt.Tooltip(f) for f in fields]
@@ -177,7 +182,7 @@ def show(chart: alt.TopLevelMixin, *, interactive: bool | None = None) -> None:
     if live:
         display(chart)
         return
-    deferred = os.environ.get(RENDER_ENV) == "deferred"
+    deferred = _deferred()
     # Under the pipeline the figures are already known to be valid (tests validate every one), and
     # validating large inline datasets against the Vega-Lite schema costs more than drawing them.
     spec = chart.to_dict(validate=not deferred)

@@ -166,7 +166,7 @@ def hotplug_view(
     seed: int = 0,
 ) -> View:
     """04: take the notify CPU offline (and back at ``online_at_s``; 0 = never) and draw the timeline."""
-    params = {
+    params: dict[str, Any] = {
         "strategy": strategy,
         "vmm": vmm,
         "cpus": cpus,
@@ -179,19 +179,7 @@ def hotplug_view(
         "service_ms": service_ms,
         "seed": seed,
     }
-    run = wb.hotplug_run(
-        strategy,
-        vmm,
-        cpus=cpus,
-        reregister=reregister,
-        reregister_delay_ms=reregister_delay_ms,
-        offline_at_s=offline_at_s,
-        online_at_s=online_at_s,
-        duration_s=duration_s,
-        rate_per_s=rate_per_s,
-        service_ms=service_ms,
-        seed=seed,
-    )
+    run = wb.hotplug_run(**params)
     m = run.metrics
     caption = (
         f"CPU {m['offlined_cpu']} offline at {offline_at_s:g} s: {m['lost_notifications']} notifications "

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tdxlib.buildcache import cache_file, computing, load, store
 from tdxlib.errors import ValidationError
 from tdxlib.proposals import suites as suite_mod
 from tdxlib.proposals.load import builtin_ids, resolve
@@ -318,8 +319,6 @@ def evaluate_all(
     if not run_seeds:
         raise ValidationError("seeds", run_seeds, "at least one seed")
     suite_name = suite if isinstance(suite, str) else None
-    from tdxlib.buildcache import cache_file, computing
-
     # In a report build, one kernel evaluates while the others wait and then read its rows.
     with computing(cache_file("evaluations", "lock", suite_name) if suite_name else None):
         parts = _evaluate_missing(chosen, s, suite_name, run_seeds, executor)
@@ -335,8 +334,6 @@ def _cache_key(proposal: Proposal, suite_name: str | None, seeds: Sequence[int])
 
 def _cache_read(proposal: Proposal, suite_name: str | None, seeds: Sequence[int]) -> pd.DataFrame | None:
     """This proposal's rows if another kernel of the same report build already evaluated it."""
-    from tdxlib.buildcache import cache_file, load
-
     path = cache_file("evaluations", proposal.id, _cache_key(proposal, suite_name, seeds))
     found, frame = load(path) if path is not None else (False, None)
     return frame if found and isinstance(frame, pd.DataFrame) else None
@@ -345,8 +342,6 @@ def _cache_read(proposal: Proposal, suite_name: str | None, seeds: Sequence[int]
 def _cache_write(
     proposal: Proposal, suite_name: str | None, seeds: Sequence[int], rows: pd.DataFrame
 ) -> None:
-    from tdxlib.buildcache import cache_file, store
-
     path = cache_file("evaluations", proposal.id, _cache_key(proposal, suite_name, seeds))
     if path is not None:
         store(path, rows)
