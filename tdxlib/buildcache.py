@@ -11,12 +11,13 @@ nothing is cached: interactive work always computes.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
 import pickle
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,6 +25,11 @@ T = TypeVar("T")
 
 #: Environment variable naming the shared folder (set by ``tdxlib report`` for its kernels).
 BUILD_CACHE_ENV = "TDXLIB_BUILD_CACHE"
+
+
+def active() -> bool:
+    """True inside a report build's kernels (results are shared), False elsewhere."""
+    return bool(os.environ.get(BUILD_CACHE_ENV))
 
 
 def cache_file(kind: str, name: str, key: Any) -> Path | None:
@@ -80,11 +86,30 @@ def computing(path: Path | None) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def shared(kind: str, name: str, key: Any, compute: Callable[[], T]) -> T:
-    """``compute()``, or the value another kernel of this build computed (or is computing) for ``key``."""
-    path = cache_file(kind, name, key)
-    if path is None:
-        return compute()
+def _try_lock(path: Path) -> Iterator[bool]:
+    """Like :func:`computing`, without waiting: yields False when another process holds the lock."""
+    try:
+        import fcntl
+    except ImportError:
+        yield True
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.with_suffix(".lock").open("a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+try_lock = contextlib.contextmanager(_try_lock)
+
+
+def _shared_at(path: Path, compute: Callable[[], T]) -> T:
     found, value = load(path)
     if found:
         return value
@@ -95,3 +120,40 @@ def shared(kind: str, name: str, key: Any, compute: Callable[[], T]) -> T:
         value = compute()
         store(path, value)
     return value
+
+
+def shared(kind: str, name: str, key: Any, compute: Callable[[], T]) -> T:
+    """``compute()``, or the value another kernel of this build computed (or is computing) for ``key``."""
+    path = cache_file(kind, name, key)
+    return compute() if path is None else _shared_at(path, compute)
+
+
+def shared_each(kind: str, items: Sequence[tuple[str, Any]], compute: Callable[[int], T]) -> list[T]:
+    """``[compute(i) for i, (name, key) in enumerate(items)]``, each value shared as by :func:`shared`.
+
+    A value another kernel is computing is left for last instead of waited for: two kernels asking
+    for the same list split it between them rather than one idling while the other does it all.
+    """
+    paths = [cache_file(kind, name, key) for name, key in items]
+    values: dict[int, T] = {}
+    later: list[int] = []
+    for i, path in enumerate(paths):
+        if path is None:
+            values[i] = compute(i)
+            continue
+        found, value = load(path)
+        if not found:
+            with try_lock(path) as mine:
+                if not mine:
+                    later.append(i)
+                    continue
+                found, value = load(path)
+                if not found:
+                    value = compute(i)
+                    store(path, value)
+        values[i] = value
+    for i in later:  # computed by another kernel meanwhile, or computed here if it gave up
+        path = paths[i]
+        assert path is not None
+        values[i] = _shared_at(path, functools.partial(compute, i))
+    return [values[i] for i in range(len(paths))]

@@ -51,3 +51,52 @@ def test_keys_that_are_not_plain_data_are_not_shared(monkeypatch: pytest.MonkeyP
     for _ in range(2):
         buildcache.shared("k", "n", object(), lambda: calls.append(1))
     assert len(calls) == 2
+
+
+def test_kernels_asking_for_the_same_list_split_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv(buildcache.BUILD_CACHE_ENV, str(tmp_path))
+    items = [(f"item{i}", [i]) for i in range(6)]
+    computed: list[tuple[str, int]] = []
+
+    def compute(i: int) -> int:
+        computed.append((threading.current_thread().name, i))
+        time.sleep(0.15)  # the other "kernel" arrives while this one computes
+        return i * i
+
+    got: dict[str, list[int]] = {}
+
+    def ask() -> None:
+        got[threading.current_thread().name] = buildcache.shared_each("k", items, compute)
+
+    threads = [threading.Thread(target=ask, name=f"kernel{n}") for n in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert got == {"kernel0": [i * i for i in range(6)], "kernel1": [i * i for i in range(6)]}
+    assert sorted(i for _, i in computed) == list(range(6))  # each value computed once
+    assert {who for who, _ in computed} == {"kernel0", "kernel1"}  # by both: neither idled
+    # outside a build every value is computed, nothing shared
+    monkeypatch.delenv(buildcache.BUILD_CACHE_ENV)
+    assert buildcache.shared_each("k", items[:2], lambda i: -i) == [0, -1]
+
+
+def test_proposal_rows_shared_in_a_build_are_the_rows_computed_outside(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import pandas as pd
+
+    from tdxlib import proposals
+
+    monkeypatch.delenv(buildcache.BUILD_CACHE_ENV, raising=False)
+    outside = proposals.evaluate_all(["caller-vcpu", "polling-only"], "quick")
+    monkeypatch.setenv(buildcache.BUILD_CACHE_ENV, str(tmp_path))
+    first = proposals.evaluate_all(["caller-vcpu", "polling-only"], "quick")  # computes, stores
+    assert len(list((tmp_path / "evaluations").glob("*.pkl"))) == 2  # one file per proposal
+    again = proposals.evaluate_all(["polling-only", "caller-vcpu"], "quick")  # reads them back
+    pd.testing.assert_frame_equal(first, outside)
+    for pid in ("caller-vcpu", "polling-only"):
+        pd.testing.assert_frame_equal(
+            again[again.proposal == pid].reset_index(drop=True),
+            outside[outside.proposal == pid].reset_index(drop=True),
+        )

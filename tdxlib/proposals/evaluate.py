@@ -33,7 +33,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tdxlib.buildcache import cache_file, computing, load, store
+from tdxlib.buildcache import active as buildcache_active
+from tdxlib.buildcache import shared_each
 from tdxlib.errors import ValidationError
 from tdxlib.proposals import suites as suite_mod
 from tdxlib.proposals.load import builtin_ids, resolve
@@ -270,36 +271,48 @@ def comparison_set(
     return [first, *rest]
 
 
-def _evaluate_missing(
+def _evaluate(
     chosen: Sequence[Proposal],
     s: Suite,
     suite_name: str | None,
     run_seeds: Sequence[int],
     executor: Executor | None,
 ) -> dict[str, pd.DataFrame]:
-    """Each proposal's rows: read from the build's cache, or simulated (all missing ones in one sweep)."""
-    parts: dict[str, pd.DataFrame] = {}
+    """Each proposal's rows, simulated in one sweep (in parallel with ``executor``).
+
+    In a report build each proposal is shared on its own (:mod:`tdxlib.buildcache`): every
+    06_proposals kernel asks for the same built-ins, and kernels asking at once split them.
+    """
+    if suite_name is None or not buildcache_active():
+        return _simulate(chosen, s, run_seeds, executor)
+    rows = shared_each(
+        "evaluations",
+        [(p.id, [p.model_dump(mode="json"), suite_name, list(run_seeds)]) for p in chosen],
+        lambda i: _simulate([chosen[i]], s, run_seeds, executor)[chosen[i].id],
+    )
+    return {p.id: r for p, r in zip(chosen, rows, strict=True)}
+
+
+def _simulate(
+    chosen: Sequence[Proposal], s: Suite, run_seeds: Sequence[int], executor: Executor | None
+) -> dict[str, pd.DataFrame]:
+    """Each of ``chosen``'s rows, simulated (one sweep for all)."""
     jobs: list[_Job] = []
     scenarios: list[Any] = []
     for p in chosen:
-        cached = _cache_read(p, suite_name, run_seeds)
-        if cached is not None:
-            parts[p.id] = cached
-            continue
         j, sc = _jobs(p, s, run_seeds)
         jobs += j
         scenarios += sc
-    if scenarios:
-        from tdxlib.sim import sweep
+    return _sweep_rows(jobs, scenarios, executor)
 
-        results = sweep(scenarios, executor, frames=False)  # the rows need only the metrics
-        assert isinstance(results, list)
-        fresh = pd.DataFrame([_row(j, r) for j, r in zip(jobs, results, strict=True)], columns=list(COLUMNS))
-        for pid, rows in fresh.groupby("proposal", sort=False):
-            part = rows.reset_index(drop=True)
-            parts[str(pid)] = part
-            _cache_write(next(p for p in chosen if p.id == pid), suite_name, run_seeds, part)
-    return parts
+
+def _sweep_rows(jobs: list[_Job], scenarios: list[Any], executor: Executor | None) -> dict[str, pd.DataFrame]:
+    from tdxlib.sim import sweep
+
+    results = sweep(scenarios, executor, frames=False)  # the rows need only the metrics
+    assert isinstance(results, list)
+    fresh = pd.DataFrame([_row(j, r) for j, r in zip(jobs, results, strict=True)], columns=list(COLUMNS))
+    return {str(pid): rows.reset_index(drop=True) for pid, rows in fresh.groupby("proposal", sort=False)}
 
 
 def evaluate_all(
@@ -319,32 +332,11 @@ def evaluate_all(
     if not run_seeds:
         raise ValidationError("seeds", run_seeds, "at least one seed")
     suite_name = suite if isinstance(suite, str) else None
-    # In a report build, one kernel evaluates while the others wait and then read its rows.
-    with computing(cache_file("evaluations", "lock", suite_name) if suite_name else None):
-        parts = _evaluate_missing(chosen, s, suite_name, run_seeds, executor)
+    parts = _evaluate(chosen, s, suite_name, run_seeds, executor)
     frame = pd.concat([parts[p.id] for p in chosen], ignore_index=True)
     frame.attrs["suite"] = suite if isinstance(suite, str) else "custom"
     frame.attrs["real_vmms"] = s.real_vmms()
     return frame
-
-
-def _cache_key(proposal: Proposal, suite_name: str | None, seeds: Sequence[int]) -> Any:
-    return None if suite_name is None else [proposal.model_dump(mode="json"), suite_name, list(seeds)]
-
-
-def _cache_read(proposal: Proposal, suite_name: str | None, seeds: Sequence[int]) -> pd.DataFrame | None:
-    """This proposal's rows if another kernel of the same report build already evaluated it."""
-    path = cache_file("evaluations", proposal.id, _cache_key(proposal, suite_name, seeds))
-    found, frame = load(path) if path is not None else (False, None)
-    return frame if found and isinstance(frame, pd.DataFrame) else None
-
-
-def _cache_write(
-    proposal: Proposal, suite_name: str | None, seeds: Sequence[int], rows: pd.DataFrame
-) -> None:
-    path = cache_file("evaluations", proposal.id, _cache_key(proposal, suite_name, seeds))
-    if path is not None:
-        store(path, rows)
 
 
 def evaluate(

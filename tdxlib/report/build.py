@@ -8,13 +8,12 @@ keeps the last good report; the summaries are rewritten from all runs' records a
 from __future__ import annotations
 
 import contextlib
-import copy
 import os
 import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -197,9 +196,15 @@ def _execute_step(state: RunState, out: Path, kernel: str, timeout: float) -> _E
 
 
 def _finish_step(
-    state: RunState, executed: _Executed, out: Path, version: str, commit: str | None
+    state: RunState,
+    executed: _Executed,
+    out: Path,
+    version: str,
+    commit: str | None,
+    render: Callable[[Mapping[str, Any]], str] | None = None,
 ) -> dict[str, Any]:
-    """Render charts, export, then swap the run's reports in; returns its new cache record."""
+    """Render charts (with ``render``, default in-process), export, then swap the run's reports in;
+    returns its new cache record."""
     import nbformat
 
     from tdxlib.report.execute import RunError
@@ -208,19 +213,22 @@ def _finish_step(
 
     run, nb, work = state.run, executed.nb, executed.work
     try:
-        failures = render_charts(nb, out / ".cache" / "svg")
+        failures = render_charts(nb, out / ".cache" / "svg", render)
         if failures:
             number, error = failures[0]
             raise RunError(run, f"chart could not be rendered: {error}", number)
         metrics, ledger = collect_records(nb)
         facts = {"parameters": _params_text(run.overrides), "tdxlib": version, "commit": commit or "unknown"}
+        # The executed notebook as it is kept (records included); the export below then strips nb in
+        # place, after validating it once (nbformat.writes would validate the same notebook again).
+        notebook_text = nbformat.v4.writes(nb)
         try:
-            page = export_html(copy.deepcopy(nb), run.name, header_html(run.name, facts))
+            page = export_html(nb, run.name, header_html(run.name, facts))
         except ReportError as exc:
             raise RunError(run, f"export failed: {exc}") from None
         html_tmp, nb_tmp = work / f"{run.name}.html", work / f"{run.name}.ipynb"
         html_tmp.write_text(page, encoding="utf-8")
-        nbformat.write(nb, str(nb_tmp))
+        nb_tmp.write_text(notebook_text, encoding="utf-8")
         os.replace(html_tmp, out / f"{run.name}.html")
         os.replace(nb_tmp, out / f"{run.name}.ipynb")
         (out / ".failed" / f"{run.name}.ipynb").unlink(missing_ok=True)
@@ -321,6 +329,7 @@ def build(
         from tdxlib.report.export import prune_svg_cache, warm_up
         from tdxlib.report.index import git_commit
         from tdxlib.report.lazy import defer_rfc3987_syntax
+        from tdxlib.report.svgworker import SvgWorker
 
         defer_rfc3987_syntax()
         resolved = resolve_kernel(kernel_name)
@@ -329,11 +338,14 @@ def build(
         commit = git_commit(cfg.root)
         n_jobs = jobs if jobs and jobs > 0 else (os.cpu_count() or 1)
         say(f"tdxlib report: executing {len(todo)} run(s) on {min(n_jobs, len(todo))} kernel(s) [{resolved}]")
-        with kernel_environment({BUILD_CACHE_ENV: str(_build_cache(out_dir))}):
+        with (
+            kernel_environment({BUILD_CACHE_ENV: str(_build_cache(out_dir))}),
+            SvgWorker() as svg,
+        ):
             for state, record, exc in run_pipeline(
                 todo,
                 lambda s: _execute_step(s, out_dir, resolved, per_cell),
-                lambda s, executed: _finish_step(s, executed, out_dir, __version__, commit),
+                lambda s, executed: _finish_step(s, executed, out_dir, __version__, commit, svg.render),
                 n_jobs,
                 lambda s: s.run.name,
                 progress,

@@ -17,7 +17,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -146,16 +146,17 @@ def vegalite_svg(spec: Mapping[str, Any]) -> str:
 
 
 def warm_up(delay: float = 0.0) -> threading.Thread:
-    """Start vl-convert's engine (~0.7 s on first use) and compile the HTML templates, in the background.
+    """Compile the HTML templates (imports nbconvert, mistune, pygments) in the background.
 
-    Both hold the GIL for a while; ``delay`` lets the first kernels get launched first.
+    That holds the GIL for a while; ``delay`` lets the first kernels get launched first. (vl-convert
+    warms up in its own process: :mod:`tdxlib.report.svgworker`.)
     """
 
     def work() -> None:
         import nbformat
 
         time.sleep(delay)
-        svg = vegalite_svg(_WARM_SPEC)
+        svg = '<svg xmlns="http://www.w3.org/2000/svg" width="1" height="1"></svg>'
         cell = nbformat.v4.new_code_cell("x", execution_count=1)
         cell.outputs = [
             nbformat.v4.new_output("stream", name="stdout", text="x\n"),
@@ -175,14 +176,18 @@ def warm_up(delay: float = 0.0) -> threading.Thread:
 SVG_CACHE_DAYS = 30
 
 
-def cached_svg(spec: Mapping[str, Any], cache_dir: Path | None) -> str:
-    """:func:`vegalite_svg`, remembered on disk by a hash of the spec (rendering is deterministic).
+def cached_svg(
+    spec: Mapping[str, Any], cache_dir: Path | None, render: Callable[[Mapping[str, Any]], str] | None = None
+) -> str:
+    """``render(spec)`` (default :func:`vegalite_svg`), remembered on disk by a hash of the spec
+    (rendering is deterministic).
 
     A rebuild after a tdxlib change re-executes every notebook, but most charts come out identical:
-    their SVGs are read back instead of rendered again (~0.2 s each).
+    their SVGs are read back instead of rendered again (~0.1 s each).
     """
+    render = render or vegalite_svg
     if cache_dir is None:
-        return vegalite_svg(spec)
+        return render(spec)
     import vl_convert as vlc
 
     key = hashlib.sha256(
@@ -197,7 +202,7 @@ def cached_svg(spec: Mapping[str, Any], cache_dir: Path | None) -> str:
         return svg
     except OSError:
         pass
-    svg = vegalite_svg(spec)
+    svg = render(spec)
     from tdxlib.report.cache import atomic_write_text
 
     atomic_write_text(path, svg)
@@ -218,8 +223,11 @@ def prune_svg_cache(cache_dir: Path, days: float = SVG_CACHE_DAYS) -> int:
     return removed
 
 
-def render_charts(nb: Any, cache_dir: Path | None = None) -> list[tuple[int, str]]:
-    """Render every deferred chart output (``CHART_MIME``) of ``nb`` to inline SVG, in place.
+def render_charts(
+    nb: Any, cache_dir: Path | None = None, render: Callable[[Mapping[str, Any]], str] | None = None
+) -> list[tuple[int, str]]:
+    """Render every deferred chart output (``CHART_MIME``) of ``nb`` to inline SVG, in place, with
+    ``render`` (default :func:`vegalite_svg`; a build passes its :class:`~tdxlib.report.svgworker.SvgWorker`).
 
     Returns the (1-based cell number, error) of the charts that could not be rendered.
     """
@@ -230,7 +238,9 @@ def render_charts(nb: Any, cache_dir: Path | None = None) -> list[tuple[int, str
             if isinstance(data, dict) and CHART_MIME in data:
                 spec = data.pop(CHART_MIME)
                 try:
-                    data["image/svg+xml"] = cached_svg(spec, cache_dir)
+                    data["image/svg+xml"] = cached_svg(spec, cache_dir, render)
+                except ReportError:
+                    raise  # the renderer itself is gone: not this chart's fault
                 except Exception as exc:  # vl-convert raises plain exceptions
                     failures.append((number, f"{type(exc).__name__}: {exc}"))
     return failures
@@ -346,6 +356,7 @@ def _new_exporter() -> Any:
         exclude_input=True,
         exclude_input_prompt=True,
         exclude_output_prompt=True,
+        optimistic_validation=True,  # validate the notebook once, not again after every preprocessor
     )
     exporter.template_file = _TEMPLATE_NAME
     return exporter
