@@ -13,15 +13,18 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tdxlib.errors import ReportError
 from tdxlib.report import cache
 from tdxlib.report.config import ReportConfig, Run, load_config, read_notebook_json
+
+if TYPE_CHECKING:
+    from tdxlib.report.renderer import Renderer
 
 #: Where the config is looked up when none is given: ./notebooks/reports.yaml, else the checkout's.
 CONFIG_RELPATH = Path("notebooks") / "reports.yaml"
@@ -201,10 +204,10 @@ def _finish_step(
     out: Path,
     version: str,
     commit: str | None,
-    render: Callable[[Mapping[str, Any]], str] | None = None,
+    renderer: Renderer | None = None,
 ) -> dict[str, Any]:
-    """Render charts (with ``render``, default in-process), export, then swap the run's reports in;
-    returns its new cache record."""
+    """Render charts, export (in ``renderer``'s process, else in this one), then swap the run's
+    reports in; returns its new cache record."""
     import nbformat
 
     from tdxlib.report.execute import RunError
@@ -213,17 +216,20 @@ def _finish_step(
 
     run, nb, work = state.run, executed.nb, executed.work
     try:
-        failures = render_charts(nb, out / ".cache" / "svg", render)
+        failures = render_charts(nb, out / ".cache" / "svg", renderer.svg if renderer else None)
         if failures:
             number, error = failures[0]
             raise RunError(run, f"chart could not be rendered: {error}", number)
         metrics, ledger = collect_records(nb)
         facts = {"parameters": _params_text(run.overrides), "tdxlib": version, "commit": commit or "unknown"}
-        # The executed notebook as it is kept (records included); the export below then strips nb in
-        # place, after validating it once (nbformat.writes would validate the same notebook again).
-        notebook_text = nbformat.v4.writes(nb)
+        header = header_html(run.name, facts)
+        notebook_text = nbformat.v4.writes(nb)  # as kept: records included (the export strips them)
         try:
-            page = export_html(nb, run.name, header_html(run.name, facts))
+            page = (
+                renderer.html(notebook_text, run.name, header)
+                if renderer
+                else export_html(nb, run.name, header)
+            )
         except ReportError as exc:
             raise RunError(run, f"export failed: {exc}") from None
         html_tmp, nb_tmp = work / f"{run.name}.html", work / f"{run.name}.ipynb"
@@ -326,10 +332,10 @@ def build(
         from tdxlib import __version__
         from tdxlib.buildcache import BUILD_CACHE_ENV
         from tdxlib.report.execute import kernel_environment, resolve_kernel, run_pipeline
-        from tdxlib.report.export import prune_svg_cache, warm_up
+        from tdxlib.report.export import prune_svg_cache
         from tdxlib.report.index import git_commit
         from tdxlib.report.lazy import defer_rfc3987_syntax
-        from tdxlib.report.svgworker import SvgWorker
+        from tdxlib.report.renderer import Renderer
 
         defer_rfc3987_syntax()
         resolved = resolve_kernel(kernel_name)
@@ -340,16 +346,15 @@ def build(
         say(f"tdxlib report: executing {len(todo)} run(s) on {min(n_jobs, len(todo))} kernel(s) [{resolved}]")
         with (
             kernel_environment({BUILD_CACHE_ENV: str(_build_cache(out_dir))}),
-            SvgWorker() as svg,
+            Renderer() as renderer,
         ):
             for state, record, exc in run_pipeline(
                 todo,
                 lambda s: _execute_step(s, out_dir, resolved, per_cell),
-                lambda s, executed: _finish_step(s, executed, out_dir, __version__, commit, svg.render),
+                lambda s, executed: _finish_step(s, executed, out_dir, __version__, commit, renderer),
                 n_jobs,
                 lambda s: s.run.name,
                 progress,
-                on_started=lambda: warm_up(delay=0.5),
             ):
                 if exc is None:
                     state.record, state.action = record, "executed"

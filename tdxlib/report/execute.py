@@ -285,14 +285,13 @@ def run_pipeline(
     jobs: int,
     describe: Callable[[T], str],
     progress: bool = True,
-    on_started: Callable[[], object] | None = None,
 ) -> Iterator[tuple[T, Any, BaseException | None]]:
     """Run ``execute(item)`` on ``jobs`` threads (one kernel each) and ``finish(item, executed)`` on one
     more thread; yield (item, result, error) as each item is done.
 
-    A kernel slot is free as soon as its notebook has executed: rendering and export (in this process)
-    overlap with the next kernels. ``on_started`` runs once the first kernels are launching. Shows a
-    tqdm bar on a terminal, one line per finished item otherwise.
+    A kernel slot is free as soon as its notebook has executed: finishing it (charts and export, in
+    the report renderer's process) overlaps with the next kernels. Shows a tqdm bar on a terminal,
+    one line per finished item otherwise.
     """
     from tqdm import tqdm
 
@@ -320,8 +319,6 @@ def run_pipeline(
             running: dict[Future[Any], tuple[str, T]] = {
                 kernels.submit(execute, item): ("execute", item) for item in todo
             }
-            if on_started is not None:
-                on_started()
             while running:
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
                 for fut in finished:

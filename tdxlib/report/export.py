@@ -145,31 +145,19 @@ def vegalite_svg(spec: Mapping[str, Any]) -> str:
         return str(vlc.vegalite_to_svg(dict(spec)))
 
 
-def warm_up(delay: float = 0.0) -> threading.Thread:
-    """Compile the HTML templates (imports nbconvert, mistune, pygments) in the background.
+def warm_up() -> None:
+    """Start vl-convert's engine (~0.7 s on first use) and compile the HTML templates (imports
+    nbconvert, mistune, pygments): what the report renderer does before its first request."""
+    import nbformat
 
-    That holds the GIL for a while; ``delay`` lets the first kernels get launched first. (vl-convert
-    warms up in its own process: :mod:`tdxlib.report.svgworker`.)
-    """
-
-    def work() -> None:
-        import nbformat
-
-        time.sleep(delay)
-        svg = '<svg xmlns="http://www.w3.org/2000/svg" width="1" height="1"></svg>'
-        cell = nbformat.v4.new_code_cell("x", execution_count=1)
-        cell.outputs = [
-            nbformat.v4.new_output("stream", name="stdout", text="x\n"),
-            nbformat.v4.new_output("display_data", data={"image/svg+xml": svg, "text/plain": "x"}),
-        ]
-        warm = nbformat.v4.new_notebook(
-            cells=[nbformat.v4.new_markdown_cell("# Warm *up*\n\n`x` [a](#b)"), cell]
-        )
-        export_html(warm, "warm-up")  # imports nbconvert, mistune, pygments; compiles the templates
-
-    thread = threading.Thread(target=work, name="report-warm-up", daemon=True)
-    thread.start()
-    return thread
+    svg = vegalite_svg(_WARM_SPEC)
+    cell = nbformat.v4.new_code_cell("x", execution_count=1)
+    cell.outputs = [
+        nbformat.v4.new_output("stream", name="stdout", text="x\n"),
+        nbformat.v4.new_output("display_data", data={"image/svg+xml": svg, "text/plain": "x"}),
+    ]
+    warm = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Warm *up*\n\n`x` [a](#b)"), cell])
+    export_html(warm, "warm-up")
 
 
 #: Cached SVGs unused for this long are removed by :func:`prune_svg_cache`.

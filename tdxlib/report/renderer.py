@@ -1,10 +1,13 @@
-"""Vega-Lite -> SVG in a helper process, so chart rendering never stalls the kernels of a build.
+"""Charts to SVG and notebooks to HTML in a helper process, so finishing a run never stalls the kernels.
 
-vl-convert keeps Python's GIL for the whole of a render (50-200 ms a chart). Rendered in the
-process that drives the kernels, every render froze the threads that feed those kernels their next
-cell: cores sat idle while one chart was drawn. The helper renders one spec at a time, with its
-own warm engine; the build's threads only wait on a pipe. ``python -m tdxlib.report.svgworker`` is
-the helper's side: one JSON spec per input line, one JSON answer (``svg`` or ``error``) per line.
+The build's process drives its kernels from threads that need Python's GIL for every message.
+vl-convert keeps the GIL for the whole of a render (50-200 ms a chart), and the HTML export is
+seconds of pure-Python templating over a build: done in that process, both kept the kernel threads
+from sending the next cell, and cores sat idle. The helper does both, one request at a time, with
+vl-convert and nbconvert warmed up at its start; the build's threads only wait on a pipe.
+``python -m tdxlib.report.renderer`` is the helper's side: one JSON request per input line
+(``{"svg": spec}`` or ``{"html": notebook JSON, "title": ..., "header": ...}``), one JSON answer per
+output line (``{"ok": text}``, ``{"report_error": why}`` or ``{"error": why}``).
 
 The helper sees no system fonts (a fontconfig file naming one empty folder): vl-convert then
 measures text with the Liberation Sans it bundles, held in memory, instead of opening and mapping
@@ -37,28 +40,35 @@ FONTCONFIG = """<?xml version="1.0"?>
 """
 
 
-class SvgWorker:
-    """A helper process rendering Vega-Lite specs to SVG; thread-safe, one render at a time."""
+class Renderer:
+    """The helper process: Vega-Lite specs to SVG, executed notebooks to offline HTML; thread-safe."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115  # closed by close()
-        self._fonts = Path(tempfile.mkdtemp(prefix="tdxlib-svg-fonts."))
+        self._fonts = Path(tempfile.mkdtemp(prefix="tdxlib-renderer-fonts."))
         (self._fonts / "none").mkdir()
         conf = self._fonts / "fonts.conf"
         conf.write_text(FONTCONFIG.format(folder=escape(str(self._fonts / "none"))), encoding="utf-8")
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "tdxlib.report.svgworker"],
+            [sys.executable, "-m", __name__],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._stderr,
             env={**os.environ, "FONTCONFIG_FILE": str(conf)},
         )
 
-    def render(self, spec: Mapping[str, Any]) -> str:
-        """The SVG of ``spec``; raises RuntimeError for a spec vl-convert rejects, ReportError if the
-        helper has died."""
-        line = json.dumps(spec, ensure_ascii=False).encode() + b"\n"
+    def svg(self, spec: Mapping[str, Any]) -> str:
+        """The SVG of ``spec``; RuntimeError for a spec vl-convert rejects."""
+        return self._ask({"svg": spec})
+
+    def html(self, notebook: str, title: str, header: str = "") -> str:
+        """:func:`tdxlib.report.export.export_html` of ``notebook`` (nbformat JSON text); ReportError
+        when the page would load anything from off the page."""
+        return self._ask({"html": notebook, "title": title, "header": header})
+
+    def _ask(self, request: Mapping[str, Any]) -> str:
+        line = json.dumps(request, ensure_ascii=False).encode() + b"\n"
         with self._lock:
             stdin, stdout = self._proc.stdin, self._proc.stdout
             assert stdin is not None and stdout is not None
@@ -69,11 +79,13 @@ class SvgWorker:
             except (OSError, ValueError):  # a dead helper's pipe, or one already closed
                 answer = b""
             if not answer:
-                raise ReportError(f"the SVG renderer (python -m {__name__}) exited: {self._last_error()}")
+                raise ReportError(f"the report renderer (python -m {__name__}) exited: {self._last_error()}")
         reply = json.loads(answer)
+        if "report_error" in reply:
+            raise ReportError(reply["report_error"])
         if "error" in reply:
             raise RuntimeError(reply["error"])
-        return str(reply["svg"])
+        return str(reply["ok"])
 
     def _last_error(self) -> str:
         code = self._proc.poll()
@@ -99,25 +111,38 @@ class SvgWorker:
             self._stderr.close()
             shutil.rmtree(self._fonts, ignore_errors=True)
 
-    def __enter__(self) -> SvgWorker:
+    def __enter__(self) -> Renderer:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
 
-def main() -> int:
-    """The helper: warm vl-convert up, then answer one spec per line until the input closes."""
-    from tdxlib.report.export import _WARM_SPEC, vegalite_svg
+def _answer(request: dict[str, Any]) -> dict[str, str]:
+    from tdxlib.report.export import export_html, vegalite_svg
 
-    vegalite_svg(_WARM_SPEC)  # start the engine now, not on the build's first chart
+    try:
+        if "svg" in request:
+            return {"ok": vegalite_svg(request["svg"])}
+        import nbformat
+
+        nb = nbformat.reads(request["html"], as_version=4)
+        return {"ok": export_html(nb, request["title"], request.get("header", ""))}
+    except ReportError as exc:
+        return {"report_error": str(exc)}
+    except Exception as exc:  # vl-convert raises plain exceptions for bad specs
+        return {"error": f"{type(exc).__name__}: {exc}"}
+
+
+def main() -> int:
+    """The helper: warm vl-convert and the exporter up, then answer one request per line until the
+    input closes."""
+    from tdxlib.report.export import warm_up
+
+    warm_up()  # now, not on the build's first chart and first page
     out = sys.stdout.buffer
     for line in sys.stdin.buffer:
-        try:
-            reply = {"svg": vegalite_svg(json.loads(line))}
-        except Exception as exc:  # vl-convert raises plain exceptions for bad specs
-            reply = {"error": f"{type(exc).__name__}: {exc}"}
-        out.write(json.dumps(reply, ensure_ascii=False).encode() + b"\n")
+        out.write(json.dumps(_answer(json.loads(line)), ensure_ascii=False).encode() + b"\n")
         out.flush()
     return 0
 
