@@ -23,6 +23,8 @@ defer_rfc3987_syntax()
 
 import altair as alt  # noqa: E402  (after the import-time saving above)
 
+from tdxlib import chartdata  # noqa: E402
+
 __all__ = [
     "PALETTE",
     "THEME",
@@ -89,6 +91,7 @@ def enable() -> None:
     if THEME not in alt.theme.names():
         alt.theme.register(THEME, enable=False)(theme)  # type: ignore[arg-type]
     alt.theme.enable(THEME)
+    chartdata.enable()
     _renderer()
 
 
