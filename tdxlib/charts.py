@@ -14,8 +14,9 @@ the theme.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Literal
 
 from tdxlib.report.lazy import defer_rfc3987_syntax
 
@@ -165,9 +166,23 @@ def _deferred() -> bool:
     return os.environ.get(RENDER_ENV) == "deferred"
 
 
+_SIMPLE_SHORTHAND = re.compile(r"([A-Za-z_][A-Za-z0-9_]*):([NQOT])")
+_TYPES: dict[str, Literal["nominal", "quantitative", "ordinal", "temporal"]] = {
+    "N": "nominal",
+    "Q": "quantitative",
+    "O": "ordinal",
+    "T": "temporal",
+}
+
+
 def tooltips(fields: Iterable[str]) -> list[alt.Tooltip]:
-    """Tooltip channels as objects: altair parses each shorthand string through a slow schema lookup."""
-    return [alt.Tooltip(f) for f in fields]
+    """Tooltip channels as objects, ``"name:T"`` given as field and type: altair parses shorthand
+    strings with regular expressions compiled on first use (about 40 ms in every kernel)."""
+    out = []
+    for f in fields:
+        m = _SIMPLE_SHORTHAND.fullmatch(f)
+        out.append(alt.Tooltip(field=m[1], type=_TYPES[m[2]]) if m else alt.Tooltip(f))
+    return out
 
 
 def to_svg(chart: alt.TopLevelMixin) -> str:

@@ -34,11 +34,15 @@ def vector_space(rows: pd.DataFrame | Iterable[Mapping[str, Any]], title: str) -
         .mark_rect(stroke="white", strokeWidth=1)
         .encode(
             x=alt.X(
-                "col:O", title="low nibble", axis=alt.Axis(labelExpr="format(datum.value, 'x')", labelAngle=0)
+                field="col",
+                type="ordinal",
+                title="low nibble",
+                axis=alt.Axis(labelExpr="format(datum.value, 'x')", labelAngle=0),
             ),
-            y=alt.Y("row_label:O", title="vector", sort=None),
+            y=alt.Y(field="row_label", type="ordinal", title="vector", sort=None),
             color=alt.Color(
-                "role:N",
+                field="role",
+                type="nominal",
                 scale=alt.Scale(domain=_ROLE_ORDER, range=_ROLE_COLOURS),
                 legend=alt.Legend(title="role"),
             ),
@@ -65,9 +69,9 @@ def budget_lines(
         alt.Chart(df, title=title)
         .mark_line(point=True)
         .encode(
-            x=alt.X("ncpus:Q", scale=alt.Scale(type="log", base=2), title="vCPUs"),
-            y=alt.Y(f"{y}:Q", title=y_title, scale=y_scale),
-            color=alt.Color("mechanism:N", title="notify mechanism"),
+            x=alt.X(field="ncpus", type="quantitative", scale=alt.Scale(type="log", base=2), title="vCPUs"),
+            y=alt.Y(field=y, type="quantitative", title=y_title, scale=y_scale),
+            color=alt.Color(field="mechanism", type="nominal", title="notify mechanism"),
             tooltip=_tips(["mechanism:N", "ncpus:Q", f"{y}:Q", "layout:N"]),
         )
     )
@@ -80,10 +84,14 @@ def headroom_bars(rows: pd.DataFrame | Iterable[Mapping[str, Any]], title: str) 
         alt.Chart(df, title=title)
         .mark_bar()
         .encode(
-            x=alt.X("limit_per_cpu:Q", title="device IRQs per vCPU before a CPU offline is refused"),
-            y=alt.Y("mechanism:N", title=None),
-            color=alt.Color("mechanism:N", legend=None),
-            row=alt.Row("ncpus:O", title="vCPUs"),
+            x=alt.X(
+                field="limit_per_cpu",
+                type="quantitative",
+                title="device IRQs per vCPU before a CPU offline is refused",
+            ),
+            y=alt.Y(field="mechanism", type="nominal", title=None),
+            color=alt.Color(field="mechanism", type="nominal", legend=None),
+            row=alt.Row(field="ncpus", type="ordinal", title="vCPUs"),
             tooltip=_tips(["mechanism:N", "ncpus:Q", "limit:Q", "limit_per_cpu:Q"]),
         )
         .properties(height=60)
@@ -100,21 +108,34 @@ def delivery_heatmap(
     x_order = list(dict.fromkeys(df["vmm"]))
     y_order = list(dict.fromkeys(df["strategy"]))
     base = alt.Chart(df).encode(
-        x=alt.X("vmm:N", title="VMM profile", sort=x_order, axis=alt.Axis(labelAngle=-30, grid=False)),
-        y=alt.Y("strategy:N", title="guest strategy", sort=y_order, axis=alt.Axis(grid=False)),
+        x=alt.X(
+            field="vmm",
+            type="nominal",
+            title="VMM profile",
+            sort=x_order,
+            axis=alt.Axis(labelAngle=-30, grid=False),
+        ),
+        y=alt.Y(
+            field="strategy", type="nominal", title="guest strategy", sort=y_order, axis=alt.Axis(grid=False)
+        ),
     )
     shown = [c for c in df.columns if c != "label"]
     empty = base.mark_rect(color="#eeeeee").encode(tooltip=_tips(shown))
     cells = (
         base.mark_rect()
         .encode(
-            color=alt.Color(f"{value}:Q", scale=alt.Scale(scheme="orangered", domain=[0, 1]), title=value),
+            color=alt.Color(
+                field=value,
+                type="quantitative",
+                scale=alt.Scale(scheme="orangered", domain=[0, 1]),
+                title=value,
+            ),
             tooltip=_tips(shown),
         )
         .transform_filter(f"isValid(datum['{value}'])")
     )
     text = base.mark_text(fontSize=11).encode(
-        text=alt.Text("label:N"),
+        text=alt.Text(field="label", type="nominal"),
         color=alt.ColorValue("black", condition={"test": f"datum['{value}'] > 0.5", "value": "white"}),
     )
     return alt.layer(empty, cells, text, title=title).properties(width=alt.Step(64), height=alt.Step(32))
@@ -127,9 +148,9 @@ def event_timeline(events: pd.DataFrame, title: str, kinds: Sequence[str] | None
         alt.Chart(df, title=title)
         .mark_tick(thickness=2, size=14)
         .encode(
-            x=alt.X("time_s:Q", title="time (s)"),
-            y=alt.Y("kind:N", title=None),
-            color=alt.Color("kind:N", legend=None),
+            x=alt.X(field="time_s", type="quantitative", title="time (s)"),
+            y=alt.Y(field="kind", type="nominal", title=None),
+            color=alt.Color(field="kind", type="nominal", legend=None),
             tooltip=_tips(
                 c for c in ("time_s", "kind", "quote_id", "cpu", "apic_id", "vector", "detail") if c in df
             ),
@@ -152,10 +173,12 @@ def latency_lines(rows: pd.DataFrame | Iterable[Mapping[str, Any]], title: str) 
         alt.Chart(long, title=title)
         .mark_line(point=True)
         .encode(
-            x=alt.X("poll_ms:Q", scale=alt.Scale(type="log"), title="poll interval (ms)"),
-            y=alt.Y("latency_ms:Q", title="quote latency (ms)"),
-            color=alt.Color("series:N", title=None),
-            strokeDash=alt.StrokeDash("percentile:N"),
+            x=alt.X(
+                field="poll_ms", type="quantitative", scale=alt.Scale(type="log"), title="poll interval (ms)"
+            ),
+            y=alt.Y(field="latency_ms", type="quantitative", title="quote latency (ms)"),
+            color=alt.Color(field="series", type="nominal", title=None),
+            strokeDash=alt.StrokeDash(field="percentile", type="nominal"),
             tooltip=_tips(long.columns),
         )
     )
@@ -165,20 +188,30 @@ def verdict_table(ledger: pd.DataFrame, title: str = "The claims ledger") -> alt
     """The claims ledger as a chart-table: one row per claim, coloured by verdict."""
     df = ledger[["id", "author", "verdict"]].copy()
     base = alt.Chart(df).encode(
-        y=alt.Y("id:N", title=None, sort=None, axis=alt.Axis(grid=False), scale=alt.Scale(paddingInner=0.2))
+        y=alt.Y(
+            field="id",
+            type="nominal",
+            title=None,
+            sort=None,
+            axis=alt.Axis(grid=False),
+            scale=alt.Scale(paddingInner=0.2),
+        )
     )
     badge = base.mark_rect().encode(
         x=alt.XValue(0),
         x2=alt.X2Value(80),
         color=alt.Color(
-            "verdict:N",
+            field="verdict",
+            type="nominal",
             scale=alt.Scale(domain=list(_VERDICT_COLOURS), range=list(_VERDICT_COLOURS.values())),
         ),
     )
     label = base.mark_text(align="left", dx=4, color="white").encode(
-        x=alt.XValue(0), text=alt.Text("verdict:N")
+        x=alt.XValue(0), text=alt.Text(field="verdict", type="nominal")
     )
-    author = base.mark_text(align="left").encode(x=alt.XValue(96), text=alt.Text("author:N"))
+    author = base.mark_text(align="left").encode(
+        x=alt.XValue(96), text=alt.Text(field="author", type="nominal")
+    )
     return alt.layer(badge, label, author, title=title).properties(width=420, height=alt.Step(20))
 
 
@@ -199,16 +232,16 @@ def load_curves(
 ) -> alt.HConcatChart:
     """Against device IRQs per vCPU: vectors left on the fullest vCPU (whole range), and vCPUs that
     could not go offline, zoomed on the band where the mechanisms differ (``workbook.band_frame``)."""
-    color = alt.Color("mechanism:N", title="notify mechanism", sort=_MECHANISMS)
+    color = alt.Color(field="mechanism", type="nominal", title="notify mechanism", sort=_MECHANISMS)
     tip = ["mechanism:N", "device_irqs:Q", "load_per_cpu:Q", "left_min:Q", "offline_refused:Q", "ncpus:Q"]
     left = (
         alt.Chart(_frame(full), title="vectors left on the fullest vCPU")
         .mark_line()
         .encode(
-            x=alt.X("load_per_cpu:Q", title="device IRQs per vCPU"),
-            y=alt.Y("left_min:Q", title="vectors left"),
+            x=alt.X(field="load_per_cpu", type="quantitative", title="device IRQs per vCPU"),
+            y=alt.Y(field="left_min", type="quantitative", title="vectors left"),
             color=color,
-            strokeDash=alt.StrokeDash("mechanism:N", sort=_MECHANISMS, legend=None),
+            strokeDash=alt.StrokeDash(field="mechanism", type="nominal", sort=_MECHANISMS, legend=None),
             tooltip=_tips(tip),
         )
         .properties(width=280, height=220)
@@ -217,7 +250,7 @@ def load_curves(
         rule = (
             alt.Chart(pd.DataFrame({"load_per_cpu": [float(selected)]}))
             .mark_rule(color="#555555", strokeDash=[4, 3])
-            .encode(x=alt.X("load_per_cpu:Q"))
+            .encode(x=alt.X(field="load_per_cpu", type="quantitative"))
         )
         left = left + rule
     if band is None:
@@ -226,8 +259,13 @@ def load_curves(
         alt.Chart(_frame(band), title="vCPUs that cannot go offline (zoom)")
         .mark_line(interpolate="step-after")
         .encode(
-            x=alt.X("load_per_cpu:Q", title="device IRQs per vCPU", scale=alt.Scale(zero=False)),
-            y=alt.Y("offline_refused:Q", title="vCPUs refused"),
+            x=alt.X(
+                field="load_per_cpu",
+                type="quantitative",
+                title="device IRQs per vCPU",
+                scale=alt.Scale(zero=False),
+            ),
+            y=alt.Y(field="offline_refused", type="quantitative", title="vCPUs refused"),
             color=color,
             tooltip=_tips(tip),
         )
@@ -250,15 +288,15 @@ def capture_bars(per_cpu: pd.DataFrame, title: str) -> alt.Chart:
         value_name="vectors",
     )
     long["case"] = long["case"].map({"available": "now", "available_reserved": "with reserved vector"})
-    y = alt.Y("vectors:Q", title="device vectors available")
-    colour = alt.Color("case:N", title=None)
+    y = alt.Y(field="vectors", type="quantitative", title="device vectors available")
+    colour = alt.Color(field="case", type="nominal", title=None)
     if len(df) <= 64:
         return (
             alt.Chart(long, title=title)
             .mark_bar()
             .encode(
-                x=alt.X("cpu:O", title="CPU"),
-                xOffset=alt.XOffset("case:N"),
+                x=alt.X(field="cpu", type="ordinal", title="CPU"),
+                xOffset=alt.XOffset(field="case", type="nominal"),
                 y=y,
                 color=colour,
                 tooltip=_tips(long.columns),
@@ -269,10 +307,10 @@ def capture_bars(per_cpu: pd.DataFrame, title: str) -> alt.Chart:
         alt.Chart(long, title=title)
         .mark_line(interpolate="step-after", strokeWidth=1.5)
         .encode(
-            x=alt.X("cpu:Q", title="CPU"),
+            x=alt.X(field="cpu", type="quantitative", title="CPU"),
             y=y.scale(zero=False),
             color=colour,
-            strokeDash=alt.StrokeDash("case:N"),
+            strokeDash=alt.StrokeDash(field="case", type="nominal"),
         )
         .properties(width=600, height=220)
     )
@@ -309,10 +347,11 @@ def hotplug_timeline(events: pd.DataFrame, windows: pd.DataFrame, title: str) ->
         alt.Chart(df)
         .mark_tick(thickness=2, size=14)
         .encode(
-            x=alt.X("time_s:Q", title="time (s)"),
-            y=alt.Y("kind:N", title=None, sort=order),
+            x=alt.X(field="time_s", type="quantitative", title="time (s)"),
+            y=alt.Y(field="kind", type="nominal", title=None, sort=order),
             color=alt.Color(
-                "kind:N",
+                field="kind",
+                type="nominal",
                 scale=alt.Scale(domain=order, range=[_HOTPLUG_COLOURS[k] for k in order]),
                 legend=None,
             ),
@@ -327,7 +366,11 @@ def hotplug_timeline(events: pd.DataFrame, windows: pd.DataFrame, title: str) ->
     shade = (
         alt.Chart(win)
         .mark_rect(color="#D55E00", opacity=0.18)
-        .encode(x=alt.X("start_s:Q"), x2=alt.X2("end_s"), tooltip=_tips(["start_s:Q", "end_s:Q", "label:N"]))
+        .encode(
+            x=alt.X(field="start_s", type="quantitative"),
+            x2=alt.X2(field="end_s"),
+            tooltip=_tips(["start_s:Q", "end_s:Q", "label:N"]),
+        )
     )
     return alt.layer(shade, ticks, title=title).properties(width=620, height=alt.Step(20))
 
@@ -341,9 +384,13 @@ def latency_chart(
         alt.Chart(sweep)
         .mark_line(point=True)
         .encode(
-            x=alt.X("poll_ms:Q", scale=alt.Scale(type="log"), title="poll interval (ms)"),
-            y=alt.Y(f"{y}:Q", title=f"quote latency {percentile} (ms)"),
-            color=alt.Color("series:N", title=None, sort=list(dict.fromkeys(sweep["series"]))),
+            x=alt.X(
+                field="poll_ms", type="quantitative", scale=alt.Scale(type="log"), title="poll interval (ms)"
+            ),
+            y=alt.Y(field=y, type="quantitative", title=f"quote latency {percentile} (ms)"),
+            color=alt.Color(
+                field="series", type="nominal", title=None, sort=list(dict.fromkeys(sweep["series"]))
+            ),
             tooltip=_tips(["series:N", "poll_ms:Q", f"{y}:Q", "wakeups_per_quote:Q"]),
         )
     )
@@ -365,11 +412,18 @@ def wakeup_lines(sweep: pd.DataFrame, title: str) -> alt.Chart:
         alt.Chart(df, title=title)
         .mark_line(point=True)
         .encode(
-            x=alt.X("poll_ms:Q", scale=alt.Scale(type="log"), title="poll interval (ms)"),
-            y=alt.Y(
-                "wasted_wakeups_per_quote:Q", scale=alt.Scale(type="log"), title="wasted wake-ups per quote"
+            x=alt.X(
+                field="poll_ms", type="quantitative", scale=alt.Scale(type="log"), title="poll interval (ms)"
             ),
-            color=alt.Color("series:N", title=None, sort=list(dict.fromkeys(df["series"]))),
+            y=alt.Y(
+                field="wasted_wakeups_per_quote",
+                type="quantitative",
+                scale=alt.Scale(type="log"),
+                title="wasted wake-ups per quote",
+            ),
+            color=alt.Color(
+                field="series", type="nominal", title=None, sort=list(dict.fromkeys(df["series"]))
+            ),
             tooltip=_tips(["series:N", "poll_ms:Q", "wasted_wakeups_per_quote:Q", "wakeups_per_quote:Q"]),
         )
     )
@@ -390,9 +444,9 @@ def mechanism_timeline(events: pd.DataFrame, title: str) -> alt.Chart:
         alt.Chart(df, title=title)
         .mark_point(filled=True, size=90, shape="diamond")
         .encode(
-            x=alt.X("time_s:Q", title="time (s)"),
-            y=alt.Y("kind:N", title=None, sort=order),
-            color=alt.Color("quote:N", title=None, sort=list(dict.fromkeys(df["quote"]))),
+            x=alt.X(field="time_s", type="quantitative", title="time (s)"),
+            y=alt.Y(field="kind", type="nominal", title=None, sort=order),
+            color=alt.Color(field="quote", type="nominal", title=None, sort=list(dict.fromkeys(df["quote"]))),
             tooltip=_tips(cols),
         )
         .properties(width=560, height=alt.Step(20))

@@ -53,11 +53,13 @@ def verdict_grid(evaluation: pd.DataFrame, title: str) -> alt.LayerChart:
     order_s = list(dict.fromkeys(evaluation["scenario"]))
     order_v = list(dict.fromkeys(evaluation["vmm"]))
     base = alt.Chart(df).encode(
-        x=alt.X("vmm:N", sort=order_v, title="VMM", axis=alt.Axis(labelAngle=0, grid=False)),
-        y=alt.Y("scenario:N", sort=order_s, title=None, axis=alt.Axis(grid=False)),
+        x=alt.X(
+            field="vmm", type="nominal", sort=order_v, title="VMM", axis=alt.Axis(labelAngle=0, grid=False)
+        ),
+        y=alt.Y(field="scenario", type="nominal", sort=order_s, title=None, axis=alt.Axis(grid=False)),
     )
     rect = base.mark_rect(stroke="white", strokeWidth=2).encode(
-        color=alt.Color("verdict:N", scale=_SCALE, legend=alt.Legend(title="verdict")),
+        color=alt.Color(field="verdict", type="nominal", scale=_SCALE, legend=alt.Legend(title="verdict")),
         tooltip=_tips(
             [
                 "scenario:N",
@@ -72,7 +74,7 @@ def verdict_grid(evaluation: pd.DataFrame, title: str) -> alt.LayerChart:
             ]
         ),
     )
-    text = base.mark_text(fontSize=11).encode(text=alt.Text("label:N"))
+    text = base.mark_text(fontSize=11).encode(text=alt.Text(field="label", type="nominal"))
     return (rect + text).properties(title=title, width=alt.Step(110), height=alt.Step(30))
 
 
@@ -84,11 +86,17 @@ def comparison_grid(evaluation: pd.DataFrame, title: str) -> alt.LayerChart:
     order_p = list(dict.fromkeys(evaluation["proposal"]))
     order_c = list(dict.fromkeys(evaluation["scenario"] + " · " + evaluation["vmm"]))
     base = alt.Chart(df, title=title).encode(
-        x=alt.X("proposal:N", sort=order_p, title=None, axis=alt.Axis(labelAngle=-30, grid=False)),
-        y=alt.Y("case:N", sort=order_c, title=None, axis=alt.Axis(grid=False)),
+        x=alt.X(
+            field="proposal",
+            type="nominal",
+            sort=order_p,
+            title=None,
+            axis=alt.Axis(labelAngle=-30, grid=False),
+        ),
+        y=alt.Y(field="case", type="nominal", sort=order_c, title=None, axis=alt.Axis(grid=False)),
     )
     rect = base.mark_rect(stroke="white", strokeWidth=1).encode(
-        color=alt.Color("verdict:N", scale=_SCALE, legend=alt.Legend(title="verdict")),
+        color=alt.Color(field="verdict", type="nominal", scale=_SCALE, legend=alt.Legend(title="verdict")),
         tooltip=_tips(
             ["proposal:N", "scenario:N", "vmm:N", "verdict:N", "lost:Q", "hung:Q", "p50:Q", "vectors:Q"]
         ),
@@ -111,13 +119,20 @@ def latency_points(evaluation: pd.DataFrame, title: str) -> alt.Chart:
         alt.Chart(long, title=title)
         .mark_point(filled=True)
         .encode(
-            x=alt.X("latency_ms:Q", scale=alt.Scale(type="log"), title="latency of completed quotes (ms)"),
-            y=alt.Y("scenario:N", sort=list(dict.fromkeys(evaluation["scenario"])), title=None),
-            color=alt.Color("vmm:N", title="VMM"),
-            shape=alt.Shape("percentile:N"),
+            x=alt.X(
+                field="latency_ms",
+                type="quantitative",
+                scale=alt.Scale(type="log"),
+                title="latency of completed quotes (ms)",
+            ),
+            y=alt.Y(
+                field="scenario", type="nominal", sort=list(dict.fromkeys(evaluation["scenario"])), title=None
+            ),
+            color=alt.Color(field="vmm", type="nominal", title="VMM"),
+            shape=alt.Shape(field="percentile", type="nominal"),
             tooltip=[
                 *_tips(["scenario:N", "vmm:N", "percentile:N"]),
-                alt.Tooltip("latency_ms:Q", format=".0f"),
+                alt.Tooltip(field="latency_ms", type="quantitative", format=".0f"),
             ],
         )
         .properties(width=460)

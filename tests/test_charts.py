@@ -60,3 +60,21 @@ def test_two_live_charts_draw_offline_in_chromium(tmp_path: Path, monkeypatch: p
     ]  # fmt: skip
     dom = subprocess.run(cmd, capture_output=True, text=True, timeout=120).stdout
     assert dom.count('class="marks"') == 2, "both charts drawn by vega-embed"
+
+
+def test_tooltips_spell_out_simple_shorthands_as_altair_would() -> None:
+    import altair as alt
+    import pandas as pd
+
+    from tdxlib.charts import tooltips
+
+    df = pd.DataFrame({"cpu": ["CPU 0"], "lost": [0.5], "t": [1.0]})
+    shorthands = ["cpu:N", "lost:Q", "t:O", "sum(lost):Q"]
+    ours = tooltips(shorthands)
+    assert [t.to_dict().get("field") for t in ours[:3]] == ["cpu", "lost", "t"]
+    assert ours[3].to_dict() == alt.Tooltip("sum(lost):Q").to_dict()  # not simple: left to altair
+    chart = alt.Chart(df).mark_bar().encode(x="cpu:N")
+    assert (
+        chart.encode(tooltip=ours).to_dict()["encoding"]["tooltip"]
+        == chart.encode(tooltip=shorthands).to_dict()["encoding"]["tooltip"]
+    )
