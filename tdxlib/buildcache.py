@@ -64,30 +64,12 @@ def store(path: Path, value: Any) -> None:
 
 
 @contextlib.contextmanager
-def computing(path: Path | None) -> Iterator[None]:
-    """Hold the lock of the value at ``path`` (nothing when None or where ``fcntl`` is missing).
-
-    The lock is released when the holder's process dies, so a crashed kernel never blocks others.
+def _locked(path: Path, *, wait: bool = True) -> Iterator[bool]:
+    """Hold the lock of the value at ``path``; yields False (holding nothing) when ``wait`` is false
+    and another process holds it. Where ``fcntl`` is missing, nothing is locked: at worst two kernels
+    compute the same value. The lock goes with its holder's process, so a crashed kernel never
+    blocks the others.
     """
-    if path is None:
-        yield
-        return
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: at worst two kernels compute the same value
-        yield
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.with_suffix(".lock").open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-def _try_lock(path: Path) -> Iterator[bool]:
-    """Like :func:`computing`, without waiting: yields False when another process holds the lock."""
     try:
         import fcntl
     except ImportError:
@@ -96,7 +78,7 @@ def _try_lock(path: Path) -> Iterator[bool]:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.with_suffix(".lock").open("a") as lock:
         try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(lock, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             yield False
             return
@@ -106,26 +88,26 @@ def _try_lock(path: Path) -> Iterator[bool]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-try_lock = contextlib.contextmanager(_try_lock)
-
-
-def _shared_at(path: Path, compute: Callable[[], T]) -> T:
+def _shared_at(path: Path, compute: Callable[[], T], *, wait: bool = True) -> tuple[bool, T | None]:
+    """(True, the value at ``path``), computed and stored here if no kernel has it yet; (False, None)
+    when ``wait`` is false and another kernel is computing it."""
     found, value = load(path)
     if found:
-        return value
-    with computing(path):
+        return True, value
+    with _locked(path, wait=wait) as mine:
+        if not mine:
+            return False, None
         found, value = load(path)  # computed while we waited
-        if found:
-            return value
-        value = compute()
-        store(path, value)
-    return value
+        if not found:
+            value = compute()
+            store(path, value)
+    return True, value
 
 
 def shared(kind: str, name: str, key: Any, compute: Callable[[], T]) -> T:
     """``compute()``, or the value another kernel of this build computed (or is computing) for ``key``."""
     path = cache_file(kind, name, key)
-    return compute() if path is None else _shared_at(path, compute)
+    return compute() if path is None else _shared_at(path, compute)[1]  # type: ignore[return-value]
 
 
 def shared_each(kind: str, items: Sequence[tuple[str, Any]], compute: Callable[[int], T]) -> list[T]:
@@ -135,25 +117,15 @@ def shared_each(kind: str, items: Sequence[tuple[str, Any]], compute: Callable[[
     for the same list split it between them rather than one idling while the other does it all.
     """
     paths = [cache_file(kind, name, key) for name, key in items]
-    values: dict[int, T] = {}
-    later: list[int] = []
+    values: dict[int, Any] = {}
+    later: list[tuple[int, Path]] = []
     for i, path in enumerate(paths):
         if path is None:
             values[i] = compute(i)
             continue
-        found, value = load(path)
-        if not found:
-            with try_lock(path) as mine:
-                if not mine:
-                    later.append(i)
-                    continue
-                found, value = load(path)
-                if not found:
-                    value = compute(i)
-                    store(path, value)
-        values[i] = value
-    for i in later:  # computed by another kernel meanwhile, or computed here if it gave up
-        path = paths[i]
-        assert path is not None
-        values[i] = _shared_at(path, functools.partial(compute, i))
+        done, values[i] = _shared_at(path, functools.partial(compute, i), wait=False)
+        if not done:
+            later.append((i, path))
+    for i, path in later:  # computed by another kernel meanwhile, or computed here if it gave up
+        values[i] = _shared_at(path, functools.partial(compute, i))[1]
     return [values[i] for i in range(len(paths))]

@@ -303,10 +303,6 @@ def _simulate(
         j, sc = _jobs(p, s, run_seeds)
         jobs += j
         scenarios += sc
-    return _sweep_rows(jobs, scenarios, executor)
-
-
-def _sweep_rows(jobs: list[_Job], scenarios: list[Any], executor: Executor | None) -> dict[str, pd.DataFrame]:
     from tdxlib.sim import sweep
 
     results = sweep(scenarios, executor, frames=False)  # the rows need only the metrics

@@ -204,19 +204,19 @@ def _finish_step(
     out: Path,
     version: str,
     commit: str | None,
-    renderer: Renderer | None = None,
+    renderer: Renderer,
 ) -> dict[str, Any]:
-    """Render charts, export (in ``renderer``'s process, else in this one), then swap the run's
-    reports in; returns its new cache record."""
+    """Render charts and export (both in ``renderer``'s process), then swap the run's reports in;
+    returns its new cache record."""
     import nbformat
 
     from tdxlib.report.execute import RunError
-    from tdxlib.report.export import export_html, header_html, render_charts
+    from tdxlib.report.export import header_html, render_charts
     from tdxlib.report.records import collect_records
 
     run, nb, work = state.run, executed.nb, executed.work
     try:
-        failures = render_charts(nb, out / ".cache" / "svg", renderer.svg if renderer else None)
+        failures = render_charts(nb, out / ".cache" / "svg", renderer.svg)
         if failures:
             number, error = failures[0]
             raise RunError(run, f"chart could not be rendered: {error}", number)
@@ -225,11 +225,7 @@ def _finish_step(
         header = header_html(run.name, facts)
         notebook_text = nbformat.v4.writes(nb)  # as kept: records included (the export strips them)
         try:
-            page = (
-                renderer.html(notebook_text, run.name, header)
-                if renderer
-                else export_html(nb, run.name, header)
-            )
+            page = renderer.html(notebook_text, run.name, header)
         except ReportError as exc:
             raise RunError(run, f"export failed: {exc}") from None
         html_tmp, nb_tmp = work / f"{run.name}.html", work / f"{run.name}.ipynb"

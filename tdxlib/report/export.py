@@ -215,7 +215,7 @@ def render_charts(
     nb: Any, cache_dir: Path | None = None, render: Callable[[Mapping[str, Any]], str] | None = None
 ) -> list[tuple[int, str]]:
     """Render every deferred chart output (``CHART_MIME``) of ``nb`` to inline SVG, in place, with
-    ``render`` (default :func:`vegalite_svg`; a build passes its :class:`~tdxlib.report.svgworker.SvgWorker`).
+    ``render`` (default :func:`vegalite_svg`; a build passes its report renderer's ``svg``).
 
     Returns the (1-based cell number, error) of the charts that could not be rendered.
     """
