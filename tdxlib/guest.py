@@ -51,6 +51,10 @@ def _noop_handler(cpu: int, vector: int) -> None:
     """Handler of modelled device IRQs: taking the interrupt is all that matters here."""
 
 
+#: What the guest hands ``IrqMatrix.alloc``: one online CPU as a one-item list, or a bool CPU mask.
+_Target = list[int] | npt.NDArray[np.bool_]
+
+
 @dataclass(eq=False)
 class Irq:
     """One Linux IRQ with a vector (``struct irq_desc`` + ``apic_chip_data``, reduced to what matters)."""
@@ -205,23 +209,28 @@ class TdGuest:
         """
         new = object.__new__(TdGuest)
         new.__dict__.update(self.__dict__)
+        make = object.__new__
         twin: dict[int, Irq] = {}
+        for irq in (*self.irqs, *self._managed_down):  # every IRQ the tables below can reference
+            hit = make(Irq)  # a field-for-field copy, without dataclasses.replace's __init__
+            hit.__dict__ = irq.__dict__.copy()
+            twin[id(irq)] = hit
 
-        def same(irq: Irq) -> Irq:  # one copy per IRQ, wherever it is referenced
+        def same(irq: Irq) -> Irq:  # the copy of an IRQ referenced only from the vector tables
             hit = twin.get(id(irq))
             if hit is None:
-                hit = object.__new__(Irq)  # a field-for-field copy, without dataclasses.replace's __init__
-                hit.__dict__.update(irq.__dict__)
-                twin[id(irq)] = hit
+                hit = twin[id(irq)] = make(Irq)
+                hit.__dict__ = irq.__dict__.copy()
             return hit
 
+        get = twin.get
         new.matrix = self.matrix.copy()
         new._online = self._online.copy()
-        new.vector_irq = [{v: same(i) for v, i in table.items()} for table in self.vector_irq]
+        new.vector_irq = [{v: get(id(i)) or same(i) for v, i in table.items()} for table in self.vector_irq]
         new.system_handlers = dict(self.system_handlers)
-        new.irqs = [same(i) for i in self.irqs]
-        new._managed_down = [same(i) for i in self._managed_down]
-        new._irqs_on = [{same(i) for i in on} for on in self._irqs_on]
+        new.irqs = [twin[id(i)] for i in self.irqs]
+        new._managed_down = [twin[id(i)] for i in self._managed_down]
+        new._irqs_on = [{get(id(i)) or same(i) for i in on} for on in self._irqs_on]
         new.counters = dataclasses.replace(self.counters)
         new.spurious_per_cpu = self.spurious_per_cpu.copy()
         return new
@@ -344,7 +353,7 @@ class TdGuest:
                 irq.shutdown = True
                 self._managed_down.append(irq)
         else:
-            bit, cpu = self.matrix.alloc(self._online_mask(aff), False)
+            bit, cpu = self.matrix.alloc(self._alloc_target(aff), False)
             self._attach(irq, cpu, bit)
         self.irqs.append(irq)
         return irq
@@ -360,6 +369,15 @@ class TdGuest:
         if irq in self._managed_down:
             self._managed_down.remove(irq)
         irq.shutdown = True
+
+    def _alloc_target(self, aff: frozenset[int] | None, exclude: int | None = None) -> _Target:
+        """What to hand ``matrix.alloc`` for ``aff``: one online CPU as a one-item list (the matrix's
+        fast path, same choice), else the bool mask of :meth:`_online_mask`."""
+        if aff is not None and len(aff) == 1:
+            (cpu,) = aff
+            if cpu != exclude and self._online[cpu]:
+                return [cpu]
+        return self._online_mask(aff, exclude)
 
     def _online_mask(self, aff: frozenset[int] | None, exclude: int | None = None) -> npt.NDArray[np.bool_]:
         """Online CPUs of ``aff`` (all when None) minus ``exclude``, as the bool mask the matrix takes."""
@@ -413,7 +431,7 @@ class TdGuest:
             raise ValidationError("cpu", cpu, "a non-BSP CPU (x86 cannot offline CPU 0 since Linux 6.3)")
         if not self._online[cpu]:
             raise ValidationError("cpu", cpu, "an online CPU (it is already offline)")
-        if int(self._online.sum()) == 1:
+        if np.count_nonzero(self._online) == 1:
             raise ValidationError("cpu", cpu, "not the last online CPU")
         if not self.can_unplug(cpu):
             self.counters.offline_refused += 1
@@ -426,6 +444,21 @@ class TdGuest:
         migrations: list[Migration] = []
         shutdown: list[Irq] = []
         failed: list[Irq] = []
+        targets: dict[
+            frozenset[int] | None, tuple[_Target, bool]
+        ] = {}  # per affinity: the online state is fixed
+
+        def target(aff: frozenset[int] | None) -> tuple[_Target, bool]:
+            """(what to allocate on, whether no CPU of ``aff`` is left online) for ``aff``."""
+            hit = targets.get(aff)
+            if hit is None:
+                mask = self._alloc_target(aff, exclude=cpu)
+                hit = targets[aff] = (
+                    mask,
+                    not (len(mask) if isinstance(mask, list) else np.count_nonzero(mask)),
+                )
+            return hit
+
         for irq in sorted(self._irqs_on[cpu], key=lambda i: i.irq):
             if irq.managed and (irq.affinity is None or not any(self._online[c] for c in irq.affinity)):
                 self._detach(irq)
@@ -434,10 +467,9 @@ class TdGuest:
                 shutdown.append(irq)
                 self._managed_down.append(irq)
                 continue
-            mask = self._online_mask(irq.affinity, exclude=cpu)
-            broken = not mask.any()
+            mask, broken = target(irq.affinity)
             if broken:
-                mask = self._online_mask(None, exclude=cpu)
+                mask = target(None)[0]
             try:
                 bit, new_cpu = (
                     self.matrix.alloc_managed(mask) if irq.managed else self.matrix.alloc(mask, False)
@@ -445,7 +477,7 @@ class TdGuest:
             except MatrixError:
                 if not broken:
                     try:
-                        bit, new_cpu = self.matrix.alloc(self._online_mask(None, exclude=cpu), False)
+                        bit, new_cpu = self.matrix.alloc(target(None)[0], False)
                         broken = True
                     except MatrixError:
                         self.counters.migration_failures += 1

@@ -175,3 +175,43 @@ def test_hotplug_keeps_tables_and_matrix_consistent(ncpus, devices, ops):
         assert g.matrix.allocated(cpu) - base_alloc[cpu] == nonmanaged
         assert len(g.vector_irq[cpu]) == len(g.irqs_on(cpu))
     assert int(np.sum([len(g.irqs_on(c)) for c in range(ncpus)])) == sum(1 for i in g.irqs if not i.shutdown)
+
+
+def _state(g: TdGuest) -> tuple[object, ...]:
+    """Everything a simulation can observe of a guest: IRQ placement, vector tables, matrix counts."""
+    irqs = [(i.irq, i.cpu, i.vector, i.shutdown, i.migrations, i.affinity) for i in g.irqs]
+    tables = [sorted((v, i.irq) for v, i in t.items()) for t in g.vector_irq]
+    on = [sorted(i.irq for i in s) for s in g._irqs_on]
+    counts = [(g.matrix.allocated(c), g.matrix.cpu_available(c)) for c in range(g.ncpus)]
+    return irqs, tables, on, counts, g.online_cpus(), dict(vars(g.counters))
+
+
+_ops = st.lists(
+    st.one_of(
+        st.tuples(st.just("offline"), st.integers(1, 15)),
+        st.tuples(st.just("online"), st.integers(1, 15)),
+        st.tuples(st.just("irq"), st.lists(st.integers(0, 15), max_size=3)),
+    ),
+    max_size=25,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(2, 16), st.integers(0, 40), st.integers(0, 2), _ops)
+def test_copy_behaves_like_a_fresh_boot_and_leaves_the_original_alone(ncpus, devices, queues, ops):
+    """A copy and a guest booted the same way go through the same hotplug and IRQ requests alike
+    (single-CPU affinities, broken affinities, managed queues shut down and restarted); the guest
+    copied from does not move."""
+    booted = TdGuest(ncpus, device_irqs=devices, managed_queues=queues)
+    before = _state(booted)
+    copy, fresh = booted.copy(), TdGuest(ncpus, device_irqs=devices, managed_queues=queues)
+    for g in (copy, fresh):
+        for op, arg in ops:
+            if op == "irq":
+                g.request_irq("x", affinity=[c % ncpus for c in arg] or None)
+            elif op == "offline" and arg < ncpus and g.is_online(arg) and len(g.online_cpus()) > 1:
+                g.cpu_offline(arg)
+            elif op == "online" and arg < ncpus and not g.is_online(arg):
+                g.cpu_online(arg)
+    assert _state(copy) == _state(fresh)
+    assert _state(booted) == before
