@@ -12,6 +12,7 @@ from typing import Any
 import altair as alt
 import pandas as pd
 
+from tdxlib.charts import layer
 from tdxlib.charts import tooltips as _tips  # importing charts registers the theme
 
 _ROLE_ORDER = ["exception", "isa-legacy", "pic-cascade", "device", "syscall", "system", "unused-system"]
@@ -107,7 +108,7 @@ def delivery_heatmap(
     df[value] = df[value].astype(float).where(df[value].notna(), None)
     x_order = list(dict.fromkeys(df["vmm"]))
     y_order = list(dict.fromkeys(df["strategy"]))
-    base = alt.Chart(df).encode(
+    base = alt.Chart().encode(  # the data goes on the layer: see charts.layer
         x=alt.X(
             field="vmm",
             type="nominal",
@@ -138,7 +139,7 @@ def delivery_heatmap(
         text=alt.Text(field="label", type="nominal"),
         color=alt.ColorValue("black", condition={"test": f"datum['{value}'] > 0.5", "value": "white"}),
     )
-    return alt.layer(empty, cells, text, title=title).properties(width=alt.Step(64), height=alt.Step(32))
+    return layer(df, empty, cells, text, title=title).properties(width=alt.Step(64), height=alt.Step(32))
 
 
 def event_timeline(events: pd.DataFrame, title: str, kinds: Sequence[str] | None = None) -> alt.Chart:
@@ -187,7 +188,7 @@ def latency_lines(rows: pd.DataFrame | Iterable[Mapping[str, Any]], title: str) 
 def verdict_table(ledger: pd.DataFrame, title: str = "The claims ledger") -> alt.TopLevelMixin:
     """The claims ledger as a chart-table: one row per claim, coloured by verdict."""
     df = ledger[["id", "author", "verdict"]].copy()
-    base = alt.Chart(df).encode(
+    base = alt.Chart().encode(  # the data goes on the layer: see charts.layer
         y=alt.Y(
             field="id",
             type="nominal",
@@ -212,7 +213,7 @@ def verdict_table(ledger: pd.DataFrame, title: str = "The claims ledger") -> alt
     author = base.mark_text(align="left").encode(
         x=alt.XValue(96), text=alt.Text(field="author", type="nominal")
     )
-    return alt.layer(badge, label, author, title=title).properties(width=420, height=alt.Step(20))
+    return layer(df, badge, label, author, title=title).properties(width=420, height=alt.Step(20))
 
 
 def vector_spaces(rows: pd.DataFrame, title: str) -> alt.HConcatChart:

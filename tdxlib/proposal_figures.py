@@ -10,6 +10,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from tdxlib.charts import layer
 from tdxlib.charts import tooltips as _tips  # importing charts registers the theme
 from tdxlib.errors import ValidationError
 from tdxlib.proposals.annotate import VERDICT_COLOURS
@@ -52,7 +53,7 @@ def verdict_grid(evaluation: pd.DataFrame, title: str) -> alt.LayerChart:
     df = _cells(evaluation, ["scenario", "vmm"])
     order_s = list(dict.fromkeys(evaluation["scenario"]))
     order_v = list(dict.fromkeys(evaluation["vmm"]))
-    base = alt.Chart(df).encode(
+    base = alt.Chart().encode(  # the data goes on the layer: see charts.layer
         x=alt.X(
             field="vmm", type="nominal", sort=order_v, title="VMM", axis=alt.Axis(labelAngle=0, grid=False)
         ),
@@ -75,7 +76,7 @@ def verdict_grid(evaluation: pd.DataFrame, title: str) -> alt.LayerChart:
         ),
     )
     text = base.mark_text(fontSize=11).encode(text=alt.Text(field="label", type="nominal"))
-    return (rect + text).properties(title=title, width=alt.Step(110), height=alt.Step(30))
+    return layer(df, rect, text).properties(title=title, width=alt.Step(110), height=alt.Step(30))
 
 
 def comparison_grid(evaluation: pd.DataFrame, title: str) -> alt.LayerChart:

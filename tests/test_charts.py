@@ -78,3 +78,21 @@ def test_tooltips_spell_out_simple_shorthands_as_altair_would() -> None:
         chart.encode(tooltip=ours).to_dict()["encoding"]["tooltip"]
         == chart.encode(tooltip=shorthands).to_dict()["encoding"]["tooltip"]
     )
+
+
+def test_layer_gives_the_spec_of_altairs_own_layering() -> None:
+    """charts.layer (data once, on the layer) writes the same spec as adding layers built on the frame."""
+    import altair as alt
+
+    df = pd.DataFrame({"x": ["a", "b", "c"], "y": [1.0, 2.5, None], "label": ["one", "", "three"]})
+
+    def parts(data: pd.DataFrame | None) -> tuple[alt.Chart, alt.Chart]:
+        base = (alt.Chart(data) if data is not None else alt.Chart()).encode(
+            x=alt.X(field="x", type="nominal"), y=alt.Y(field="y", type="quantitative")
+        )
+        return base.mark_bar(), base.mark_text(dy=-4).encode(text=alt.Text(field="label", type="nominal"))
+
+    ours = charts.layer(df, *parts(None), title="t").properties(width=200)
+    theirs = alt.layer(*parts(df), title="t").properties(width=200)
+    assert ours.to_dict() == theirs.to_dict()
+    assert ours.to_dict()["datasets"] and all("data" not in sub for sub in ours.to_dict()["layer"])

@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 import pandas as pd
@@ -113,13 +113,13 @@ def _change(change: Change) -> str:
 
 def _tip(rows: pd.DataFrame) -> str:
     """Tooltip numbers of the runs behind one verdict cell."""
-    r = rows.iloc[0]
-    p50 = r["latency_p50_ms"]
+    # column first: a whole mixed-type row (iloc) costs ten times more
+    p50, problems = rows["latency_p50_ms"].iat[0], cast(object, rows["problems"].iat[0])
     p50_text = "n/a" if not isinstance(p50, float) or math.isnan(p50) else f"{p50:.0f} ms"
     return (
         f"lost {int(rows['lost_notifications'].sum())}, hung {int(rows['hung'].sum())}, "
         f"completed {int(rows['completed'].sum())}/{int(rows['quotes'].sum())}, p50 {p50_text}, "
-        f"vectors {int(rows['vectors_consumed'].max())}; {r['problems'] or 'no problem'}"
+        f"vectors {int(rows['vectors_consumed'].max())}; {problems or 'no problem'}"
     )
 
 
@@ -130,13 +130,18 @@ def _grid(evaluation: pd.DataFrame, scenarios: Iterable[str]) -> str:
         return '<p class="small">(none of the named scenarios is in this suite)</p>'
     vmms = list(dict.fromkeys(evaluation["vmm"]))
     head = "".join(f"<th>{_e(v)}</th>" for v in vmms)
+    cell_rows = dict(
+        iter(evaluation.groupby(["scenario", "vmm"], sort=False))
+    )  # one pass, not a mask per cell
     body = []
     for s in names:
         cells = []
         for v in vmms:
-            rows = evaluation[(evaluation["scenario"] == s) & (evaluation["vmm"] == v)]
+            rows = cell_rows.get((s, v))
             cells.append(
-                f"<td>{_verdict(worst(rows['verdict']), _tip(rows))}</td>" if len(rows) else "<td></td>"
+                f"<td>{_verdict(worst(rows['verdict']), _tip(rows))}</td>"
+                if rows is not None
+                else "<td></td>"
             )
         body.append(f"<tr><th>{_e(s)}</th>{''.join(cells)}</tr>")
     return f"<table><tr><th>scenario</th>{head}</tr>{''.join(body)}</table>"
