@@ -6,9 +6,11 @@ executed the same way (same pipeline, kernels, parallelism, export) with
 notebooks that hold only their parameters cell and their import statements: what any build must pay
 for kernel start-up and imports. Goal: full build <= 1.5 x floor; no-op rebuild < 3 s.
 
-Shared machines are noisy (the same build varies by 10-20 % from one minute to the next), so floor
+Shared machines are noisy (the same build varies by 10-40 % from one minute to the next), so floor
 and full build are measured ``--repeat`` times, alternately, each into a fresh output folder; the
-ratio is that of the fastest of each (as ``timeit`` does), and every sample is printed.
+ratio is that of the fastest of each (as ``timeit`` does), and every sample is printed, with the
+ratio of each floor/full pair and their median (a pair is measured back to back, so a slow spell of
+the machine shows in both of its builds instead of in one of the fastest).
 
     python benchmarks/bench_reports.py [--config notebooks/reports.yaml] [--jobs N] [--reduced] [--repeat N]
 
@@ -21,6 +23,7 @@ import argparse
 import ast
 import json
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -172,8 +175,9 @@ def main() -> int:
     print(f"  floor (imports only)       {floor_s:7.2f} s{_samples(floors)}")
     print(f"  ratio full/floor           {full_s / floor_s:7.2f} x   (goal <= 1.5 x)")
     if len(fulls) > 1:
-        pairs = ", ".join(f"{b / a:.2f}" for a, b in zip(floors, fulls, strict=True))
-        print(f"    ratio of each pair: {pairs}")
+        ratios = [b / a for a, b in zip(floors, fulls, strict=True)]
+        print(f"    ratio of each pair: {', '.join(f'{r:.2f}' for r in ratios)}")
+        print(f"    median pair ratio   {statistics.median(ratios):7.2f} x   (pairs run back to back)")
     print(f"  full again, SVG cache warm {warm_s:7.2f} s   ({warm_s / floor_s:.2f} x floor)")
     print(
         f"  notebooks' own cell time   {model_s:7.2f} s CPU, ~{model_s / n_jobs:.2f} s wall, {n_jobs} kernels"

@@ -19,6 +19,7 @@ the reader's browser from the theme's font list.
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import shutil
@@ -141,6 +142,7 @@ def main() -> int:
     from tdxlib.report.export import warm_up
 
     warm_up()  # now, not on the build's first chart and first page
+    gc.freeze()  # what is loaded now lives as long as the helper: keep it out of every full collection
     out = sys.stdout.buffer
     for line in sys.stdin.buffer:
         out.write(json.dumps(_answer(json.loads(line)), ensure_ascii=False).encode() + b"\n")
