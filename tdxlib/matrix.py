@@ -219,6 +219,8 @@ class IrqMatrix:
     def _select(self, cpus: CpuMask) -> _Sel:
         """Turn a CPU mask into None (all CPUs), an int (one CPU) or sorted unique CPU numbers."""
         n = self.ncpus
+        if type(cpus) is list and len(cpus) == 1 and type(cpus[0]) is int and 0 <= cpus[0] < n:
+            return cpus[0]  # the common [cpu] of per-CPU work (the checks below would say the same)
         if isinstance(cpus, range):
             if len(cpus) == 0:
                 return np.empty(0, dtype=np.intp)
