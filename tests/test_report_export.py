@@ -247,3 +247,27 @@ def test_images_get_a_text_and_cells_become_focusable() -> None:
     assert out.count('tabindex="0"') == 2  # input wrapper and output, not the outputs container
     assert '<img alt="No description has been provided for this image" src="data:image/png' in out
     assert '<img alt="chart"' in out and out.count("alt=") == 2
+
+
+def test_same_spec_same_svg_with_gradient_ids_of_its_own() -> None:
+    """vega numbers gradients per process: a chart must not change with what was rendered before it,
+    and two charts on one page must not share a gradient id."""
+    import re
+
+    from tdxlib.report.export import vegalite_svg
+
+    def spec(mark: str) -> dict[str, Any]:
+        rows = [{"x": i, "y": i * i, "c": i} for i in range(5)]
+        enc = {f: {"field": f, "type": "quantitative"} for f in ("x", "y")}
+        return {
+            "data": {"values": rows},
+            "mark": mark,
+            "encoding": {**enc, "color": {"field": "c", "type": "quantitative"}},
+        }
+
+    first = vegalite_svg(spec("point"))
+    other = vegalite_svg(spec("square"))
+    assert vegalite_svg(spec("point")) == first
+    ids = re.findall(r'id="(gradient_[^"]+)"', first)
+    assert ids and all(f"url(#{i})" in first for i in ids)
+    assert not set(ids) & set(re.findall(r'id="(gradient_[^"]+)"', other))

@@ -130,8 +130,32 @@ _VLC_LOCK = threading.Lock()
 _WARM_SPEC = {"data": {"values": [{"a": 1}]}, "mark": "bar", "encoding": {"x": {"field": "a"}}}
 
 
+#: Element ids vega writes into an SVG (gradient fills), numbered by a counter global to the process.
+_SVG_ID = re.compile(r'(?<=id=")gradient_(\d+)(?=")|(?<=url\(#)gradient_(\d+)(?=\))')
+
+
+def _own_ids(svg: str, spec: Mapping[str, Any]) -> str:
+    """The SVG with its gradient ids renamed after the spec and renumbered from 0.
+
+    vega numbers gradients per process, so the same chart came out differently after other charts,
+    and two SVGs on one page (one from the cache of an earlier build) could both define
+    ``gradient_0``, the second chart then drawn with the first one's gradient.
+    """
+    if "gradient_" not in svg:
+        return svg
+    tag = hashlib.sha256(json.dumps(spec, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:10]
+    numbers: dict[str, int] = {}
+
+    def rename(m: re.Match[str]) -> str:
+        n = numbers.setdefault(m[1] or m[2], len(numbers))
+        return f"gradient_{tag}_{n}"
+
+    return _SVG_ID.sub(rename, svg)
+
+
 def vegalite_svg(spec: Mapping[str, Any]) -> str:
-    """Render a Vega-Lite spec to SVG with vl-convert, using the spec's own Vega-Lite version."""
+    """Render a Vega-Lite spec to SVG with vl-convert, using the spec's own Vega-Lite version; the
+    same spec always gives the same SVG (see :func:`_own_ids`)."""
     import vl_convert as vlc
 
     version = None
@@ -141,8 +165,10 @@ def vegalite_svg(spec: Mapping[str, Any]) -> str:
             version = wanted
     with _VLC_LOCK:
         if version:
-            return str(vlc.vegalite_to_svg(dict(spec), vl_version=version))
-        return str(vlc.vegalite_to_svg(dict(spec)))
+            svg = str(vlc.vegalite_to_svg(dict(spec), vl_version=version))
+        else:
+            svg = str(vlc.vegalite_to_svg(dict(spec)))
+    return _own_ids(svg, spec)
 
 
 def warm_up() -> None:
@@ -180,7 +206,10 @@ def cached_svg(
 
     key = hashlib.sha256(
         (
-            json.dumps(spec, sort_keys=True, ensure_ascii=False) + "\0" + str(getattr(vlc, "__version__", ""))
+            json.dumps(spec, sort_keys=True, ensure_ascii=False)
+            + "\0"
+            + str(getattr(vlc, "__version__", ""))
+            + "\0own-ids"  # SVGs cached before _own_ids kept vega's process-wide gradient numbers
         ).encode()
     ).hexdigest()
     path = cache_dir / f"{key}.svg"
