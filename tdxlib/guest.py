@@ -444,9 +444,8 @@ class TdGuest:
         migrations: list[Migration] = []
         shutdown: list[Irq] = []
         failed: list[Irq] = []
-        targets: dict[
-            frozenset[int] | None, tuple[_Target, bool]
-        ] = {}  # per affinity: the online state is fixed
+        # per affinity, worked out once: the online CPUs do not change during the loop
+        targets: dict[frozenset[int] | None, tuple[_Target, bool]] = {}
 
         def target(aff: frozenset[int] | None) -> tuple[_Target, bool]:
             """(what to allocate on, whether no CPU of ``aff`` is left online) for ``aff``."""
