@@ -9,6 +9,7 @@ argument checks the real stack applies: ``check_*`` return the spec's status cod
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -622,6 +623,19 @@ def explain_get_quote(
     header); when None the header is taken as well formed. ``leak_guard`` adds the check that status
     and out_len are 0 on entry, which the reference notes list but the QEMU code we read lacks.
     """
+    try:  # memoised: a simulation asks the same a thousand times (errors are not cached)
+        return _explain_get_quote_cached(call, buffer, shared_bit, level, leak_guard)  # type: ignore[arg-type]
+    except TypeError:  # an unhashable argument (a bytearray buffer ...): checked uncached
+        return _explain_get_quote(call, buffer, shared_bit, level, leak_guard)
+
+
+def _explain_get_quote(
+    call: GetQuote,
+    buffer: bytes | bytearray | memoryview | None,
+    shared_bit: int,
+    level: GetQuoteChecks,
+    leak_guard: bool,
+) -> CheckResult:
     if not isinstance(call, GetQuote):
         raise ValidationError("call", type(call).__name__, "a GetQuote record")
     if level not in _CHECK_LEVELS:
@@ -694,6 +708,11 @@ def explain_get_quote(
         if reason:
             return CheckResult(status, check, reason)
     return _OK
+
+
+#: :func:`_explain_get_quote` remembered per call (the result is a frozen record); typed, so that
+#: ``shared_bit=True`` is still refused after ``shared_bit=1`` was accepted.
+_explain_get_quote_cached = functools.lru_cache(maxsize=256, typed=True)(_explain_get_quote)
 
 
 def check_get_quote(

@@ -346,20 +346,6 @@ class Service(NamedTuple):
     outcome: int
 
 
-@lru_cache(maxsize=256)
-def _explain_get_quote(
-    call: ghci.GetQuote,
-    buffer: bytes | None,
-    *,
-    shared_bit: int,
-    level: ghci.GetQuoteChecks,
-    leak_guard: bool,
-) -> ghci.CheckResult:
-    """``ghci.explain_get_quote`` for hashable arguments, memoised: a simulation asks the same a
-    thousand times (the result is a frozen record; invalid arguments raise and are not cached)."""
-    return ghci.explain_get_quote(call, buffer, shared_bit=shared_bit, level=level, leak_guard=leak_guard)
-
-
 class Vmm:
     """A host VMM driven by a profile: registration, request statuses, service, notifications.
 
@@ -450,9 +436,7 @@ class Vmm:
         self.last_header_status = None
         if not p.supports_get_quote:
             return ghci.TDVMCALL_STATUS_SUBFUNC_UNSUPPORTED
-        hashable = type(call) is ghci.GetQuote and (buffer is None or type(buffer) is bytes)
-        explain = _explain_get_quote if hashable else ghci.explain_get_quote
-        check = explain(
+        check = ghci.explain_get_quote(
             call, buffer, shared_bit=self.shared_bit, level=p.get_quote_checks, leak_guard=p.leak_guard
         )
         if not check.ok:

@@ -130,9 +130,8 @@ def _grid(evaluation: pd.DataFrame, scenarios: Iterable[str]) -> str:
         return '<p class="small">(none of the named scenarios is in this suite)</p>'
     vmms = list(dict.fromkeys(evaluation["vmm"]))
     head = "".join(f"<th>{_e(v)}</th>" for v in vmms)
-    cell_rows = dict(
-        iter(evaluation.groupby(["scenario", "vmm"], sort=False))
-    )  # one pass, not a mask per cell
+    # one pass over the frame, not two masks per cell
+    cell_rows = dict(iter(evaluation.groupby(["scenario", "vmm"], sort=False)))
     body = []
     for s in names:
         cells = []

@@ -134,16 +134,17 @@ _WARM_SPEC = {"data": {"values": [{"a": 1}]}, "mark": "bar", "encoding": {"x": {
 _SVG_ID = re.compile(r'(?<=id=")gradient_(\d+)(?=")|(?<=url\(#)gradient_(\d+)(?=\))')
 
 
-def _own_ids(svg: str, spec: Mapping[str, Any]) -> str:
-    """The SVG with its gradient ids renamed after the spec and renumbered from 0.
+def _own_ids(svg: str) -> str:
+    """The SVG with its gradient ids renamed after its own content and renumbered from 0.
 
     vega numbers gradients per process, so the same chart came out differently after other charts,
     and two SVGs on one page (one from the cache of an earlier build) could both define
-    ``gradient_0``, the second chart then drawn with the first one's gradient.
+    ``gradient_0``, the second chart then drawn with the first one's gradient. The name is a hash of
+    the SVG with the numbers taken out: two charts share ids only if they draw the same gradients.
     """
     if "gradient_" not in svg:
         return svg
-    tag = hashlib.sha256(json.dumps(spec, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:10]
+    tag = hashlib.sha256(_SVG_ID.sub("gradient", svg).encode()).hexdigest()[:10]
     numbers: dict[str, int] = {}
 
     def rename(m: re.Match[str]) -> str:
@@ -168,7 +169,7 @@ def vegalite_svg(spec: Mapping[str, Any]) -> str:
             svg = str(vlc.vegalite_to_svg(dict(spec), vl_version=version))
         else:
             svg = str(vlc.vegalite_to_svg(dict(spec)))
-    return _own_ids(svg, spec)
+    return _own_ids(svg)
 
 
 def warm_up() -> None:
