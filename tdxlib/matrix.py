@@ -38,8 +38,8 @@ from __future__ import annotations
 
 import errno
 import warnings
-from collections.abc import Iterable
-from typing import Any, TypeAlias
+from collections.abc import Iterable, Sequence
+from typing import Any, NoReturn, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -337,6 +337,53 @@ class IrqMatrix:
         self._online[cpu] = True
         self._avl_online[cpu] = avl
         self.online_maps += 1
+
+    def online_many(self, cpus: Iterable[int]) -> None:
+        """:meth:`online` on each of ``cpus`` in turn (SMP bring-up), in one step for fresh CPUs.
+
+        Booting a 1024-CPU matrix onlines every CPU once; one call each was most of the boot. The
+        whole list is checked first: a CPU out of range, already online or listed twice raises as
+        :meth:`online` would, with nothing changed. CPUs onlined before, or whose first ``available``
+        wraps (it warns), take the one-by-one path.
+        """
+        todo = list(cpus)
+        if not todo:
+            return
+        try:
+            idx = np.asarray(todo)
+        except (TypeError, ValueError):  # ragged nesting
+            self._online_many_refused(todo)
+        if (
+            idx.dtype.kind not in "iu"
+            or idx.ndim != 1
+            or not {bool, np.bool_}.isdisjoint(map(type, todo))
+            or bool((idx < 0).any() or (idx >= self.ncpus).any())
+            or len(np.unique(idx)) != len(todo)
+            or self._online[idx].any()
+        ):
+            self._online_many_refused(todo)  # raises, naming the first bad CPU
+        first = self.alloc_size - (self._managed[idx] + self.systembits_inalloc)
+        if self._initialized[idx].any() or bool((first < 0).any()):
+            for cpu in todo:
+                self.online(cpu)
+            return
+        self._available[idx] = first
+        self._initialized[idx] = True
+        self._online[idx] = True
+        self._avl_online[idx] = first
+        self._add_global_available(int(first.sum()))
+        self.online_maps += len(todo)
+
+    def _online_many_refused(self, cpus: Sequence[object]) -> NoReturn:
+        """Raise for :meth:`online_many`: the first CPU out of range, else the first online or repeated."""
+        seen: set[int] = set()
+        for cpu in [self._cpu(c) for c in cpus]:
+            if self._online[cpu]:
+                raise MatrixMisuse(f"online(cpu={cpu}): CPU {cpu} is already online (BUG_ON(cm->online))")
+            if cpu in seen:
+                raise MatrixMisuse(f"online_many: CPU {cpu} is listed twice (a second online() is a BUG_ON)")
+            seen.add(cpu)
+        raise AssertionError(f"online_many refused {cpus!r} but every CPU is valid")  # pragma: no cover
 
     def offline(self, cpu: int) -> None:
         """irq_matrix_offline on ``cpu``: its available count leaves the global pool; its maps stay."""

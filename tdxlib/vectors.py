@@ -707,9 +707,7 @@ class VectorLayout:
         m.online(0)
         for vec in self.isa_assigned_vectors(n_legacy):
             m.assign(0, vec)
-        for c in sorted(cpus):
-            if c != 0:
-                m.online(c)
+        m.online_many([c for c in sorted(cpus) if c != 0])
         return m
 
     # -- tables ------------------------------------------------------------------------------------

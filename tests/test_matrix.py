@@ -96,6 +96,38 @@ def test_online_twice_and_offline_twice_refused_unchanged() -> None:
     assert m == before
 
 
+@pytest.mark.parametrize(
+    ("cpus", "error", "named"),
+    [
+        ([1, 3], ValidationError, "3"),  # out of range, after a valid one
+        ([1, True], ValidationError, "True"),  # a bool is not a CPU, even where numpy would make it 1
+        ([1, np.True_], ValidationError, "True"),
+        ([1, 2.0], ValidationError, "2.0"),
+        ([[1], [1, 2]], ValidationError, "[1]"),  # ragged: numpy cannot even make an array of it
+        ([2, 0], MatrixMisuse, "CPU 0 is already online"),
+        ([1, 2, 1], MatrixMisuse, "CPU 1 is listed twice"),
+    ],
+)
+def test_online_many_refuses_the_whole_list_unchanged(cpus: list[object], error: type, named: str) -> None:
+    m = small(3, online=(0,))
+    before = m.copy()
+    with pytest.raises(error) as exc:
+        m.online_many(cpus)  # type: ignore[arg-type]
+    assert named in str(exc.value)
+    assert m == before
+
+
+def test_online_many_equals_onlining_one_by_one() -> None:
+    bulk, single = small(4, online=(0,)), small(4, online=(0,))
+    for m in (bulk, single):
+        m.reserve_managed([2])  # offline: counted when CPU 2 first comes up
+    bulk.online_many([3, 1, 2])
+    for cpu in (3, 1, 2):
+        single.online(cpu)
+    assert bulk == single
+    assert bulk.cpu_available(2) == bulk.cpu_available(1) - 1
+
+
 # ---------------------------------------------------------------- best CPU and lowest bit
 
 

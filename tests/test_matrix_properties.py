@@ -83,6 +83,14 @@ class RefMatrix:
         cm.online = True
         self.online_maps += 1
 
+    def online_many(self, cpus: list[int]) -> None:
+        for cpu in cpus:
+            self._check_cpu(cpu)
+        if len(set(cpus)) != len(cpus) or any(self.cm[c].online for c in cpus):
+            raise _Misuse
+        for cpu in cpus:
+            self.online(cpu)
+
     def offline(self, cpu: int) -> None:
         self._check_cpu(cpu)
         cm = self.cm[cpu]
@@ -282,8 +290,11 @@ class MatrixMachine(RuleBasedStateMachine):
         size=st.integers(-1, 6).map(lambda x: max(x, 0)),
         system=st.lists(st.integers(0, 15), max_size=3),
         up=st.lists(st.booleans(), min_size=4, max_size=4),
+        bulk=st.booleans(),
     )
-    def setup(self, ncpus: int, bits: int, start: int, size: int, system: list[int], up: list[bool]) -> None:
+    def setup(
+        self, ncpus: int, bits: int, start: int, size: int, system: list[int], up: list[bool], bulk: bool
+    ) -> None:
         end = min(bits, start + size)
         self.m = IrqMatrix(bits, start, end, ncpus)
         self.ref = RefMatrix(bits, start, end, ncpus)
@@ -295,9 +306,11 @@ class MatrixMachine(RuleBasedStateMachine):
                 partial(self.m.assign_system, bit, False),
                 partial(self.ref.assign_system, bit, False),
             )
-        for cpu in range(ncpus):
-            if up[cpu] or cpu == 0:
-                self.step("online", partial(self.m.online, cpu), partial(self.ref.online, cpu))
+        boot = [cpu for cpu in range(ncpus) if up[cpu] or cpu == 0]
+        if bulk:  # as VectorLayout.new_matrix brings the CPUs up
+            self.step("online_many", partial(self.m.online_many, boot), partial(self.ref.online_many, boot))
+        for cpu in [] if bulk else boot:
+            self.step("online", partial(self.m.online, cpu), partial(self.ref.online, cpu))
 
     # ------------------------------------------------------------ the differential step
 
@@ -393,6 +406,18 @@ class MatrixMachine(RuleBasedStateMachine):
         down = [c for c in range(self.m.ncpus) if not self.m.is_online(c)]
         cpu = self.cpu(data) if not down or data.draw(st.booleans()) else data.draw(st.sampled_from(down))
         self.step("online", lambda: self.m.online(cpu), lambda: self.ref.online(cpu))
+
+    @rule(data=st.data())
+    def online_many(self, data: st.DataObject) -> None:
+        n = self.m.ncpus
+        down = [c for c in range(n) if not self.m.is_online(c)]
+        if down and data.draw(st.integers(0, 3), label="valid list") > 0:
+            cpus = data.draw(st.permutations(down), label="order")[: data.draw(st.integers(0, len(down)))]
+            if cpus and data.draw(st.integers(0, 3), label="repeat one") == 0:
+                cpus.append(data.draw(st.sampled_from(cpus)))
+        else:  # anything: out of range, online, repeated
+            cpus = data.draw(st.lists(st.integers(0, n), max_size=2 * n), label="cpus")
+        self.step("online_many", lambda: self.m.online_many(cpus), lambda: self.ref.online_many(cpus))
 
     @rule(data=st.data())
     def offline(self, data: st.DataObject) -> None:
