@@ -10,7 +10,10 @@ Shared machines are noisy (the same build varies by 10-40 % from one minute to t
 and full build are measured ``--repeat`` times, alternately, each into a fresh output folder; the
 ratio is that of the fastest of each (as ``timeit`` does), and every sample is printed, with the
 ratio of each floor/full pair and their median (a pair is measured back to back, so a slow spell of
-the machine shows in both of its builds instead of in one of the fastest).
+the machine shows in both of its builds instead of in one of the fastest). The CPU time of each
+build (this process, its kernels and its renderer) is printed too: it moves much less than wall time
+when other machines' work slows this one, and shows what the notebooks' work costs when the cores
+would otherwise idle (kernel start-up waits).
 
     python benchmarks/bench_reports.py [--config notebooks/reports.yaml] [--jobs N] [--reduced] [--repeat N]
 
@@ -22,6 +25,7 @@ from __future__ import annotations
 import argparse
 import ast
 import json
+import resource
 import shutil
 import statistics
 import subprocess
@@ -98,12 +102,24 @@ def _samples(seconds: list[float]) -> str:
     return "   (samples: " + ", ".join(f"{x:.2f}" for x in seconds) + ")"
 
 
+def _cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (kernels, renderer) so far."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+#: CPU seconds of every build timed so far, in order (kernels and renderer are reaped by the build).
+CPU_SPENT: list[float] = []
+
+
 def timed_build(**kwargs: Any) -> tuple[float, Any]:
     from tdxlib.report.build import build
 
+    cpu = _cpu_seconds()
     start = time.perf_counter()
     result = build(progress=False, **kwargs)
     elapsed = time.perf_counter() - start
+    CPU_SPENT.append(_cpu_seconds() - cpu)
     if not result.ok:
         for err in result.errors:
             print(f"FAILED {err}", file=sys.stderr)
@@ -138,11 +154,15 @@ def main() -> int:
         floor_cfg = floor_project(config, tmp / "floor")
         floors: list[float] = []
         fulls: list[float] = []
+        floor_cpu: list[float] = []
+        full_cpu: list[float] = []
         for i in range(max(1, args.repeat)):
             floors.append(timed_build(config=floor_cfg, out=tmp / f"floor-out-{i}", **common)[0])
+            floor_cpu.append(CPU_SPENT[-1])
             if i:  # a fresh output folder each time: nothing cached from the previous full build
                 shutil.rmtree(tmp / "full-out")
             fulls.append(timed_build(config=config, out=tmp / "full-out", **common)[0])
+            full_cpu.append(CPU_SPENT[-1])
         floor_s, full_s = min(floors), min(fulls)
         model_s = sum(model_seconds(p) for p in (tmp / "full-out").glob("*.ipynb"))
         # what `make reports` costs after a tdxlib change: every run re-executes, unchanged charts are cached
@@ -178,6 +198,11 @@ def main() -> int:
         ratios = [b / a for a, b in zip(floors, fulls, strict=True)]
         print(f"    ratio of each pair: {', '.join(f'{r:.2f}' for r in ratios)}")
         print(f"    median pair ratio   {statistics.median(ratios):7.2f} x   (pairs run back to back)")
+    cpu_ratio = min(full_cpu) / min(floor_cpu)
+    print(
+        f"  CPU time, all processes    full {min(full_cpu):.1f} s, floor {min(floor_cpu):.1f} s: "
+        f"{cpu_ratio:.2f} x   (steadier than wall time on a busy machine)"
+    )
     print(f"  full again, SVG cache warm {warm_s:7.2f} s   ({warm_s / floor_s:.2f} x floor)")
     print(
         f"  notebooks' own cell time   {model_s:7.2f} s CPU, ~{model_s / n_jobs:.2f} s wall, {n_jobs} kernels"
