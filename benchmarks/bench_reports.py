@@ -132,7 +132,7 @@ def main() -> int:
     parser.add_argument("--config", default=str(ROOT / "notebooks" / "reports.yaml"))
     parser.add_argument("--jobs", type=int, default=None)
     parser.add_argument("--reduced", action="store_true", help="the reduced sets only")
-    parser.add_argument("--repeat", type=int, default=2, help="floor/full pairs to measure (default 2)")
+    parser.add_argument("--repeat", type=int, default=3, help="floor/full pairs to measure (default 3)")
     args = parser.parse_args()
 
     from tdxlib.report.config import load_config
