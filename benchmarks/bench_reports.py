@@ -205,7 +205,8 @@ def main() -> int:
     )
     print(f"  full again, SVG cache warm {warm_s:7.2f} s   ({warm_s / floor_s:.2f} x floor)")
     print(
-        f"  notebooks' own cell time   {model_s:7.2f} s CPU, ~{model_s / n_jobs:.2f} s wall, {n_jobs} kernels"
+        f"  notebooks' own cell time   {model_s:7.2f} s summed over runs, ~{model_s / n_jobs:.2f} s wall "
+        f"on {n_jobs} kernels"
     )
     print(f"  pipeline overhead (rest)   {overhead:7.2f} s   (render, export, summaries, contention)")
     print(f"  no-op rebuild, in process  {noop_s:7.2f} s   ({len(noop.executed)} executed)")
