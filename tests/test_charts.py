@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 import tdxlib.charts as charts
+from tdxlib.report.browser import CHROMIUM_FLAGS
 
 _BUNDLE_MARK = "window.vegaEmbed="
 
@@ -54,8 +55,7 @@ def test_two_live_charts_draw_offline_in_chromium(tmp_path: Path, monkeypatch: p
     page = tmp_path / "live.html"
     page.write_text("<html><body>" + "".join(outs) + "</body></html>")
     cmd = [
-        "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run",
+        "chromium", *CHROMIUM_FLAGS,
         f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000", "--dump-dom", page.as_uri(),
     ]  # fmt: skip
     dom = subprocess.run(cmd, capture_output=True, text=True, timeout=120).stdout

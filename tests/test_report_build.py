@@ -16,6 +16,7 @@ import pytest
 from tdxlib import cli
 from tdxlib.report import build as build_mod
 from tdxlib.report import execute as execute_mod
+from tdxlib.report.browser import CHROMIUM_FLAGS, check_page
 from tdxlib.report.build import BuildResult, build
 from tdxlib.report.records import CHART_MIME, RECORD_MIME
 
@@ -227,19 +228,6 @@ def _png_pixels(data: bytes) -> tuple[int, int, int, list[bytes]]:
     return width, height, bpp, rows
 
 
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--proxy-server=127.0.0.1:9",  # network off: every fetch would go to a dead proxy...
-    "--host-resolver-rules=MAP * ~NOTFOUND",  # ...and no name resolves
-]
-
-
 @pytest.mark.browser
 def test_report_renders_chart_in_headless_chromium(
     built: tuple[Path, Path, BuildResult], tmp_path: Path
@@ -249,11 +237,9 @@ def test_report_renders_chart_in_headless_chromium(
         pytest.skip("chromium is not installed (.ci/run installs it)")
     _, out, _ = built
     page = (out / "fx_report--small.html").resolve().as_uri()
-    flags = [*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--window-size=900,800"]
-    dom = subprocess.run(
-        [chromium, *flags, "--dump-dom", page], capture_output=True, text=True, timeout=120, check=True
-    ).stdout
-    assert "jp-RenderedSVG" in dom and "data:image/svg+xml" in dom
+    flags = [*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}"]
+    check = check_page(out / "fx_report--small.html", chromium)
+    assert check.ok and check.drawn == check.expected >= 1, check.line()
     shot = tmp_path / "shot.png"
     subprocess.run(
         [chromium, *flags, f"--screenshot={shot}", page], capture_output=True, timeout=120, check=True
@@ -266,14 +252,10 @@ def test_report_renders_chart_in_headless_chromium(
         if all(abs(row[i + k] - BAR_RGB[k]) <= 12 for k in range(3))
     )
     assert bar > 2000, f"only {bar} bar-coloured pixels: the chart did not render"
-    index = subprocess.run(
-        [chromium, *flags, "--dump-dom", (out / "index.html").resolve().as_uri()],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    ).stdout
-    assert "fx_report--small.html" in index and "Claims ledger" in index
+    index = check_page(out / "index.html", chromium)
+    assert index.ok, index.line()  # every link from the index lands on a page that exists
+    text = (out / "index.html").read_text()
+    assert "fx_report--small.html" in text and "Claims ledger" in text
 
 
 def test_a_kernel_that_dies_while_starting_is_started_again() -> None:

@@ -380,6 +380,20 @@ def _new_exporter() -> Any:
     return exporter
 
 
+#: A relative link to a sibling notebook (``href="02_vector_budget.ipynb#..."``) in the exported page.
+_NOTEBOOK_LINK = re.compile(r"""href=(["'])([A-Za-z0-9_.-]+)\.ipynb(?:#[^"']*)?\1""")
+
+
+def link_notebooks_to_index(page: str) -> str:
+    """Point links to sibling notebooks at their runs in the index: a report has no ``.ipynb`` beside
+    it to open, and a notebook may run under several parameter sets (the index lists them all)."""
+    from tdxlib.report.index import notebook_anchor
+
+    return _NOTEBOOK_LINK.sub(
+        lambda m: f"href={m[1]}index.html#{html.escape(notebook_anchor(m[2]))}{m[1]}", page
+    )
+
+
 def export_html(nb: Any, title: str, header: str = "") -> str:
     """The executed notebook ``nb`` (a NotebookNode) as an offline HTML page; raises ReportError if not."""
     nb = prepare_for_export(nb)
@@ -388,6 +402,7 @@ def export_html(nb: Any, title: str, header: str = "") -> str:
         page, _ = _exporter().from_notebook_node(
             nb, resources={"tdxlib_css": _CSS, "tdxlib_header": header, "metadata": {"name": title}}
         )
+    page = link_notebooks_to_index(str(page))
     problems = offline_problems(page)
     if problems:
         shown = "; ".join(problems[:5]) + (f" (+{len(problems) - 5} more)" if len(problems) > 5 else "")

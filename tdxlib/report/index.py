@@ -153,6 +153,11 @@ pre.error { background: #fff5f5; border: 1px solid #f5c2c7; padding: 0.6em; whit
 """
 
 
+def notebook_anchor(notebook: str) -> str:
+    """The index's anchor for a notebook's runs: where a report's link to ``NOTEBOOK.ipynb`` lands."""
+    return f"notebook-{notebook}"
+
+
 def index_html(summary: Mapping[str, Any], title: str = "tdxlib reports") -> str:
     """The index page: what ran with which parameters, version and commit, the claims ledger, links."""
     e = html.escape
@@ -170,12 +175,16 @@ def index_html(summary: Mapping[str, Any], title: str = "tdxlib reports") -> str
         "<h2>Reports</h2><table><tr><th>run</th><th>notebook</th><th>parameter set</th>"
         "<th>parameters</th><th>status</th><th>seconds</th></tr>",
     ]
+    anchored: set[str] = set()
     for name, r in runs.items():
         link = f"<a href='{e(r['html'])}'>{e(name)}</a>" if r.get("html") else e(name)
         seconds = r.get("seconds")
         status = str(r.get("status"))
+        notebook = str(r.get("notebook"))
+        anchor = "" if notebook in anchored else f" id='{e(notebook_anchor(notebook))}'"
+        anchored.add(notebook)
         parts.append(
-            f"<tr><td>{link}</td><td>{e(str(r.get('notebook')))}</td><td>{e(str(r.get('set')))}</td>"
+            f"<tr{anchor}><td>{link}</td><td>{e(str(r.get('notebook')))}</td><td>{e(str(r.get('set')))}</td>"
             f"<td><code>{e(_params(r.get('parameters', {})))}</code></td>"
             f"<td class='status-{e(status)}'>{e(status)}</td>"
             f"<td>{'' if seconds is None else f'{seconds:.1f}'}</td></tr>"
