@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import base64
 import json
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from htmlrefs import Resources
 
 from tdxlib.errors import ReportError
 from tdxlib.report import browser
@@ -133,20 +133,6 @@ def test_a_live_chart_draws_with_its_bundle_and_not_without(tmp_path: Path) -> N
 # --------------------------------------------------------------------------------------------------
 
 
-class _Loads(HTMLParser):
-    """What a page would load (script/img/iframe src, link href) from anywhere but itself."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.off_page: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        attr = {"script": "src", "img": "src", "iframe": "src", "link": "href"}.get(tag)
-        for name, value in attrs:
-            if name == attr and value and not value.startswith("data:"):
-                self.off_page.append(f"<{tag} {name}={value[:60]}>")
-
-
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, BuildResult]:
     out = tmp_path_factory.mktemp("reports")
@@ -172,9 +158,10 @@ def test_workbook_reports_load_nothing_off_page_and_link_siblings_to_the_index(
     out, _ = reports
     for page in out.glob("*.html"):
         text = page.read_text(encoding="utf-8")
-        loads = _Loads()
+        loads = Resources()
         loads.feed(text)
-        assert loads.off_page == [], page.name  # scripts, styles, images, frames: all on the page
+        off_page = [r for r in loads.refs if not r.startswith(("data:", "#"))]
+        assert off_page == [], page.name  # scripts, styles, images, frames: all on the page
         scan = browser._Scan()
         scan.feed(text)
         assert not [h for h in scan.links if ".ipynb" in h], f"{page.name} links a notebook file"

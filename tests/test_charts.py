@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
@@ -11,7 +10,7 @@ import pandas as pd
 import pytest
 
 import tdxlib.charts as charts
-from tdxlib.report.browser import CHROMIUM_FLAGS
+from tdxlib.report.browser import CHROMIUM_FLAGS, find_chromium
 
 _BUNDLE_MARK = "window.vegaEmbed="
 
@@ -48,14 +47,14 @@ def test_spec_text_cannot_close_the_script_element() -> None:
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian chromium")
+@pytest.mark.skipif(find_chromium() is None, reason="needs Debian chromium")
 def test_two_live_charts_draw_offline_in_chromium(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(charts, "_bundle_sent", False)
     outs = [charts._live_renderer(_spec(f"chart {i}"))["text/html"] for i in range(2)]
     page = tmp_path / "live.html"
     page.write_text("<html><body>" + "".join(outs) + "</body></html>")
     cmd = [
-        "chromium", *CHROMIUM_FLAGS,
+        find_chromium(), *CHROMIUM_FLAGS,
         f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000", "--dump-dom", page.as_uri(),
     ]  # fmt: skip
     dom = subprocess.run(cmd, capture_output=True, text=True, timeout=120).stdout

@@ -7,16 +7,16 @@ import shutil
 import struct
 import subprocess
 import zlib
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import pytest
+from htmlrefs import Resources
 
 from tdxlib import cli
 from tdxlib.report import build as build_mod
 from tdxlib.report import execute as execute_mod
-from tdxlib.report.browser import CHROMIUM_FLAGS, check_page
+from tdxlib.report.browser import CHROMIUM_FLAGS, check_page, find_chromium
 from tdxlib.report.build import BuildResult, build
 from tdxlib.report.records import CHART_MIME, RECORD_MIME
 
@@ -36,24 +36,6 @@ BAR_RGB = (0xD5, 0x5E, 0x00)  # the fixture's bar colour
 
 def expected_load(cpus: int, scale: float = 1.5) -> float:
     return sum(scale * (i % 5 + 1) for i in range(min(cpus, 16)))
-
-
-class Resources(HTMLParser):
-    """Every src/href of scripts, stylesheets/links, images and frames."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.refs: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        for name, value in attrs:
-            if value and (tag, name) in {
-                ("script", "src"),
-                ("link", "href"),
-                ("img", "src"),
-                ("iframe", "src"),
-            }:
-                self.refs.append(value)
 
 
 @pytest.fixture(scope="module")
@@ -232,7 +214,7 @@ def _png_pixels(data: bytes) -> tuple[int, int, int, list[bytes]]:
 def test_report_renders_chart_in_headless_chromium(
     built: tuple[Path, Path, BuildResult], tmp_path: Path
 ) -> None:
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    chromium = find_chromium()
     if chromium is None:
         pytest.skip("chromium is not installed (.ci/run installs it)")
     _, out, _ = built

@@ -117,6 +117,14 @@ def find_chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+def _require_chromium(chromium: str | None = None) -> str:
+    """``chromium``, else :func:`find_chromium`'s; ReportError saying how to get one when there is none."""
+    binary = chromium or find_chromium()
+    if binary is None:
+        raise ReportError("no chromium: install Debian's chromium (or set TDXLIB_CHROMIUM) to check pages")
+    return binary
+
+
 def _with_probe(text: str) -> str:
     """The page with the probe as the first script of ``<head>`` (or first thing, without a head)."""
     lower = text.lower()
@@ -202,9 +210,7 @@ def check_page(page: Path | str, chromium: str | None = None, timeout: float = 1
     Raises ReportError when there is no chromium or it cannot be run; page problems are returned.
     """
     page = Path(page)
-    binary = chromium or find_chromium()
-    if binary is None:
-        raise ReportError("no chromium: install Debian's chromium (or set TDXLIB_CHROMIUM) to check pages")
+    binary = _require_chromium(chromium)
     try:
         text = page.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -255,9 +261,7 @@ def pages_of(paths: Sequence[Path | str]) -> list[Path]:
 def check_pages(paths: Sequence[Path | str], jobs: int | None = None) -> list[PageCheck]:
     """Check every page (directories expanded to their ``*.html``), ``jobs`` browsers at a time."""
     pages = pages_of(paths)
-    chromium = find_chromium()
-    if chromium is None:
-        raise ReportError("no chromium: install Debian's chromium (or set TDXLIB_CHROMIUM) to check pages")
+    chromium = _require_chromium()
     workers = max(1, min(jobs or (os.cpu_count() or 1), len(pages) or 1))
     with ThreadPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(lambda page: check_page(page, chromium), pages))

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from tdxlib.errors import ReportError
+from tdxlib.report.index import notebook_anchor
 from tdxlib.report.records import CHART_MIME, RECORD_MIME
 
 _TEMPLATE_NAME = "tdxlib_offline.html.j2"
@@ -387,8 +388,6 @@ _NOTEBOOK_LINK = re.compile(r"""href=(["'])([A-Za-z0-9_.-]+)\.ipynb(?:#[^"']*)?\
 def link_notebooks_to_index(page: str) -> str:
     """Point links to sibling notebooks at their runs in the index: a report has no ``.ipynb`` beside
     it to open, and a notebook may run under several parameter sets (the index lists them all)."""
-    from tdxlib.report.index import notebook_anchor
-
     return _NOTEBOOK_LINK.sub(
         lambda m: f"href={m[1]}index.html#{html.escape(notebook_anchor(m[2]))}{m[1]}", page
     )
