@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: reports test lint typecheck lab bench clean-venv
+.PHONY: reports test test-fast lint typecheck lab bench clean-venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,15 +24,21 @@ REPORT_ARGS ?=
 reports: $(STAMP)
 	$(BIN)/tdxlib report $(REPORT_ARGS)
 
+# ruff, then the layers (import-linter contracts in pyproject.toml: a layer imports only those below).
 lint: $(STAMP)
 	$(BIN)/ruff check tdxlib tests benchmarks
 	$(BIN)/ruff format --check tdxlib tests benchmarks
+	$(BIN)/lint-imports --no-cache
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
 test: lint typecheck
 	$(BIN)/python -m pytest -q
+
+# The fast lane while editing: lint and every test but the notebook and browser ones (no kernels, no chromium).
+test-fast: lint
+	$(BIN)/python -m pytest -q -m "not notebooks and not browser"
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab --notebook-dir=notebooks

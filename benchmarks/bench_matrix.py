@@ -1,4 +1,4 @@
-"""Benchmark tdxlib.matrix.IrqMatrix: alloc+free pairs per second and a 1024-CPU fill to exhaustion.
+"""Benchmark tdxlib.kernel.matrix.IrqMatrix: alloc+free pairs per second and a 1024-CPU fill to exhaustion.
 
 Goals (issue 2): >= 50,000 alloc+free pairs/s at 1024 CPUs and a 1024-CPU fill in under 5 s.
 The matrix is x86 as of Linux 5.19: IrqMatrix(256, 0x20, 0xec, n), the system vectors of a real dump
@@ -15,11 +15,11 @@ from pathlib import Path
 
 try:
     from tdxlib.errors import MatrixError
-    from tdxlib.matrix import IrqMatrix
+    from tdxlib.kernel.matrix import IrqMatrix
 except ImportError:  # run from a checkout without the package installed
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from tdxlib.errors import MatrixError
-    from tdxlib.matrix import IrqMatrix
+    from tdxlib.kernel.matrix import IrqMatrix
 
 # system_map of a real x86 VECTOR dump (exceptions set via idt tables, 0x20 cleanup, 0x32 PIC cascade,
 # 0x80 syscall, APIC system vectors) - see shared/reference/kernel.md section 3.2

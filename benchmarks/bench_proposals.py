@@ -1,4 +1,4 @@
-"""Benchmark tdxlib.proposals: evaluating one proposal across the default suite, and the comparison.
+"""Benchmark tdxlib.argument.proposals: evaluating one proposal across the default suite, and the comparison.
 
 Goal (issue 5): one proposal across the default suite in under 5 s. Also timed: every built-in
 compared (serial, and through a 2-process pool), validation of every built-in file, and rendering.
@@ -12,9 +12,9 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 
-from tdxlib import proposals as P
-from tdxlib.proposals.catalog import builtin_paths
-from tdxlib.proposals.suites import load_suites
+from tdxlib.argument import proposals as P
+from tdxlib.argument.proposals.catalog import builtin_paths
+from tdxlib.argument.proposals.suites import load_suites
 
 
 def timed(label: str, fn, goal_s: float | None = None):  # type: ignore[no-untyped-def]

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 
 from tdxlib.sim import Scenario, run, sweep
-from tdxlib.strategies import DynamicIrq, Polling, SystemVector, make_strategy
+from tdxlib.tdx.strategies import DynamicIrq, Polling, SystemVector, make_strategy
 
 
 def big_runs() -> None:

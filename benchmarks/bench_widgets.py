@@ -1,4 +1,4 @@
-"""Benchmark tdxlib.widgets: redraw time of each notebook's panel at its default (notebook) size.
+"""Benchmark tdxlib.workbook.widgets: redraw time of each notebook's panel at its default (notebook) size.
 
 Goal (issue 4): a redraw — re-running the model and converting the chart to its Vega-Lite spec — under
 100 ms. For every panel this prints the first draw with empty caches, a redraw per control moved to a
@@ -19,8 +19,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from tdxlib import budget, widgets
 from tdxlib import workbook as wb
+from tdxlib.kernel import budget
+from tdxlib.workbook import widgets
 
 GOAL_MS = 100.0
 ROUNDS = 3
@@ -110,7 +111,9 @@ def measure(
 def main() -> None:
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     ctl = control_ms()
-    print(f"tdxlib.widgets redraw at default sizes (goal < {GOAL_MS:.0f} ms; model + Vega-Lite spec)")
+    print(
+        f"tdxlib.workbook.widgets redraw at default sizes (goal < {GOAL_MS:.0f} ms; model + Vega-Lite spec)"
+    )
     print(f"best of {ROUNDS} rounds from empty caches; load average {load}; control loop {ctl:.1f} ms")
     warm_all: list[float] = []
     worst_new: dict[str, float] = {}

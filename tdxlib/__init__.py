@@ -24,35 +24,35 @@ from typing import Any
 __version__ = "0.1.0"
 
 # jsonschema (under altair and nbformat) compiles a grammar at import that we never need at start-up.
-from tdxlib.report.lazy import defer_rfc3987_syntax as _defer_rfc3987_syntax
+from tdxlib.lazy import defer_rfc3987_syntax as _defer_rfc3987_syntax
 
 _defer_rfc3987_syntax()
 
 _EXPORTS: dict[str, str] = {
-    "load_layout": "tdxlib.vectors",
-    "layout_names": "tdxlib.vectors",
-    "IrqMatrix": "tdxlib.matrix",
-    "offline_limit": "tdxlib.budget",
-    "QuoteBuffer": "tdxlib.ghci",
-    "load_profile": "tdxlib.vmm",
-    "profile_names": "tdxlib.vmm",
-    "Vmm": "tdxlib.vmm",
-    "TdGuest": "tdxlib.guest",
-    "SystemVector": "tdxlib.strategies",
-    "DynamicIrq": "tdxlib.strategies",
-    "CallerVcpu": "tdxlib.strategies",
-    "Polling": "tdxlib.strategies",
-    "QuoteCarriesVector": "tdxlib.strategies",
+    "load_layout": "tdxlib.kernel.vectors",
+    "layout_names": "tdxlib.kernel.vectors",
+    "IrqMatrix": "tdxlib.kernel.matrix",
+    "offline_limit": "tdxlib.kernel.budget",
+    "QuoteBuffer": "tdxlib.tdx.ghci",
+    "load_profile": "tdxlib.tdx.vmm",
+    "profile_names": "tdxlib.tdx.vmm",
+    "Vmm": "tdxlib.tdx.vmm",
+    "TdGuest": "tdxlib.tdx.guest",
+    "SystemVector": "tdxlib.tdx.strategies",
+    "DynamicIrq": "tdxlib.tdx.strategies",
+    "CallerVcpu": "tdxlib.tdx.strategies",
+    "Polling": "tdxlib.tdx.strategies",
+    "QuoteCarriesVector": "tdxlib.tdx.strategies",
     "Scenario": "tdxlib.sim",
     "run": "tdxlib.sim",
     "sweep": "tdxlib.sim",
-    "check": "tdxlib.claims",
-    "ledger": "tdxlib.claims",
-    "load_proposal": "tdxlib.proposals",
-    "evaluate": "tdxlib.proposals",
+    "check": "tdxlib.argument.claims",
+    "ledger": "tdxlib.argument.claims",
+    "load_proposal": "tdxlib.argument.proposals",
+    "evaluate": "tdxlib.argument.proposals",
     "load_capture": "tdxlib.ingest",
     "budget_from_capture": "tdxlib.ingest",
-    "show": "tdxlib.charts",
+    "show": "tdxlib.workbook.charts",
     "TdxlibError": "tdxlib.errors",
 }
 

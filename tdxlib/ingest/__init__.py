@@ -20,7 +20,12 @@ from tdxlib.ingest.affinity import (
     parse_cpumask,
     read_proc_irq,
 )
-from tdxlib.ingest.budget import CaptureBudget, budget_from_capture, reserved_vector_cost, sequential_offline
+from tdxlib.ingest.capture_budget import (
+    CaptureBudget,
+    budget_from_capture,
+    reserved_vector_cost,
+    sequential_offline,
+)
 from tdxlib.ingest.captures import Capture, capture_names, load_capture
 from tdxlib.ingest.load import (
     DEFAULT_MANAGED_PATTERNS,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tdxlib.datafiles import data_path, load_yaml
+from tdxlib.data import data_path, load_yaml
 from tdxlib.errors import CaptureParseError, DataError, ValidationError
 from tdxlib.ingest.affinity import IrqAffinity, parse_affinity_table
 from tdxlib.ingest.load import (
@@ -25,7 +25,7 @@ from tdxlib.ingest.procinterrupts import ProcInterrupts, read_proc_interrupts
 from tdxlib.ingest.vectordump import VectorDump, parse_vector_dump
 
 if TYPE_CHECKING:
-    from tdxlib.vectors import VectorLayout
+    from tdxlib.kernel.vectors import VectorLayout
 
 #: File names inside a capture directory.
 INTERRUPTS = "interrupts.txt"
@@ -136,7 +136,7 @@ class Capture:
                 name, self.config, (a.name for a in self.interrupts.arch)
             )
             notes.extend(more)
-            from tdxlib.vectors import load_layout
+            from tdxlib.kernel.vectors import load_layout
 
             lay: VectorLayout | str = load_layout(name, **overrides)
         else:

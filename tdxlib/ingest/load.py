@@ -5,7 +5,7 @@ counters and allocation bitmaps are the kernel's. It is ``estimated`` when only 
 and ``/proc/irq/N/*affinity*`` were readable: every requested IRQ is taken to hold one vector on the
 CPU its effective affinity names, IRQs whose action names match a managed-IRQ pattern (NVMe I/O
 queues...) are taken as managed (one reserved vector on every CPU of their affinity mask), and the
-system vectors come from a :class:`~tdxlib.vectors.VectorLayout`. Every assumption is written into
+system vectors come from a :class:`~tdxlib.kernel.vectors.VectorLayout`. Every assumption is written into
 ``notes``.
 """
 
@@ -25,8 +25,8 @@ from tdxlib.ingest.procinterrupts import IrqRow, ProcInterrupts
 from tdxlib.ingest.vectordump import VectorDump
 
 if TYPE_CHECKING:
-    from tdxlib.matrix import IrqMatrix
-    from tdxlib.vectors import VectorLayout
+    from tdxlib.kernel.matrix import IrqMatrix
+    from tdxlib.kernel.vectors import VectorLayout
 
 #: Action-name patterns of IRQs allocated as *managed* (pci_alloc_irq_vectors_affinity with
 #: PCI_IRQ_AFFINITY / irq_create_affinity_masks): NVMe I/O queues (the admin queue nvmeXq0 is the
@@ -326,7 +326,7 @@ def load_from_dump(
 
 
 def _layout(layout: VectorLayout | str) -> VectorLayout:
-    from tdxlib.vectors import VectorLayout, load_layout
+    from tdxlib.kernel.vectors import VectorLayout, load_layout
 
     if isinstance(layout, VectorLayout):
         return layout
@@ -340,7 +340,7 @@ def _version_tuple(text: str) -> tuple[int, ...]:
 
 def layout_for_kernel(release: str | None) -> tuple[str, str]:
     """The shipped plain layout closest below kernel ``release`` (e.g. ``"6.18.44-fc"``) and why."""
-    from tdxlib.vectors import layout_names, load_layout
+    from tdxlib.kernel.vectors import layout_names, load_layout
 
     plain = []
     for name in layout_names():
@@ -367,7 +367,7 @@ def layout_config_from_kernel_config(
     of /proc/interrupts (printed only when HYPERVISOR_CALLBACK_VECTOR is in system_vectors) sets the
     run-time HYPERVISOR_CALLBACK switch, HRE/HVS rows set HYPERV_GUEST.
     """
-    from tdxlib.vectors import layout_switches
+    from tdxlib.kernel.vectors import layout_switches
 
     sw = layout_switches(layout)
     out: dict[str, bool] = {}

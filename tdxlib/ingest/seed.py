@@ -18,8 +18,8 @@ from tdxlib.errors import DataError, MatrixError, ValidationError
 from tdxlib.ingest.load import VectorLoad, _layout
 
 if TYPE_CHECKING:
-    from tdxlib.matrix import IrqMatrix
-    from tdxlib.vectors import VectorLayout
+    from tdxlib.kernel.matrix import IrqMatrix
+    from tdxlib.kernel.vectors import VectorLayout
 
 
 @dataclass
@@ -84,7 +84,7 @@ def _reseat(plan: _Plan, start: int, end: int, system: set[int], cpu: int) -> tu
 
 def seed_matrix(load: VectorLoad, layout: VectorLayout | str | None, reserve_top: int) -> IrqMatrix:
     """The IrqMatrix of ``load`` (see VectorLoad.to_matrix for ``layout`` and ``reserve_top``)."""
-    from tdxlib.matrix import IrqMatrix, MatrixWarning
+    from tdxlib.kernel.matrix import IrqMatrix, MatrixWarning
 
     if isinstance(reserve_top, bool) or not isinstance(reserve_top, int) or reserve_top < 0:
         raise ValidationError("reserve_top", reserve_top, "an integer >= 0")

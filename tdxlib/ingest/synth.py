@@ -144,7 +144,7 @@ class _Irq:
 
 def build(spec: ServerSpec) -> tuple[Any, list[_Irq], np.ndarray]:
     """Run the allocator for ``spec``: returns (IrqMatrix, requested IRQs, node of each CPU)."""
-    from tdxlib.vectors import load_layout
+    from tdxlib.kernel.vectors import load_layout
 
     lay = load_layout(spec.layout)
     n = spec.ncpus
@@ -226,7 +226,7 @@ def _arch_rows(lay_name: str) -> list[tuple[str, str]]:
 
 def render(spec: ServerSpec) -> dict[str, bytes | str]:
     """The capture files of ``spec`` (name -> contents) and the manifest as a dict under ``"manifest"``."""
-    from tdxlib.vectors import load_layout
+    from tdxlib.kernel.vectors import load_layout
 
     lay = load_layout(spec.layout)
     m, irqs, nodes = build(spec)
@@ -329,7 +329,7 @@ def render(spec: ServerSpec) -> dict[str, bytes | str]:
 
 def synthesize(spec: ServerSpec | str, out: str | Path | None = None, *, force: bool = False) -> Path:
     """Write the constructed capture ``spec`` (or a name from SERVERS) under ``out``; returns its path."""
-    from tdxlib.datafiles import data_path
+    from tdxlib.data import data_path
 
     if isinstance(spec, str):
         found = [s for s in SERVERS if s.name == spec]

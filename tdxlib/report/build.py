@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tdxlib.errors import ReportError
-from tdxlib.report import cache
+from tdxlib.report import runcache
 from tdxlib.report.config import ReportConfig, Run, load_config, read_notebook_json
 
 if TYPE_CHECKING:
@@ -84,11 +84,11 @@ def default_config_path() -> Path:
 
 
 def _source_hash() -> str:
-    return cache.hash_tree(Path(__file__).resolve().parents[1], ("**/*.py",))
+    return runcache.hash_tree(Path(__file__).resolve().parents[1], ("**/*.py",))
 
 
 def _build_cache(out_dir: Path) -> Path:
-    """Where kernels share results (tdxlib.buildcache): one folder per tdxlib source + data version.
+    """Where kernels share results (tdxlib.cache): one folder per tdxlib source + data version.
 
     Every 06_proposals run compares against the same built-in proposals; evaluated once, they are
     read by the others. Other versions' folders are removed: nothing stale is served.
@@ -120,9 +120,9 @@ def compile_tdxlib() -> bool:
 
 
 def _data_hash() -> str:
-    from tdxlib.datafiles import DATA_DIR
+    from tdxlib.data import DATA_DIR
 
-    return cache.hash_tree(DATA_DIR)
+    return runcache.hash_tree(DATA_DIR)
 
 
 def plan(
@@ -140,10 +140,10 @@ def plan(
     states = []
     for run in universe:
         if run.path not in nb_hashes:
-            nb_hashes[run.path] = cache.hash_notebook(read_notebook_json(run.path))
-        inputs = cache.run_inputs(nb_hashes[run.path], run.parameters, source_hash, data_hash, kernel)
-        key = cache.cache_key(inputs)
-        record = cache.read_record(out, run.name)
+            nb_hashes[run.path] = runcache.hash_notebook(read_notebook_json(run.path))
+        inputs = runcache.run_inputs(nb_hashes[run.path], run.parameters, source_hash, data_hash, kernel)
+        key = runcache.cache_key(inputs)
+        record = runcache.read_record(out, run.name)
         fresh = (
             record is not None
             and record.get("key") == key
@@ -159,7 +159,7 @@ def plan(
         reasons = (
             ["--force"]
             if force and fresh
-            else cache.changed_inputs(record.get("inputs") if record else None, inputs)
+            else runcache.changed_inputs(record.get("inputs") if record else None, inputs)
         )
         states.append(RunState(run, key, inputs, record, action, reasons if action == "execute" else []))
     return states
@@ -248,7 +248,7 @@ def _finish_step(
             "html": f"{run.name}.html",
             "ipynb": f"{run.name}.ipynb",
         }
-        cache.write_record(out, run.name, record)
+        runcache.write_record(out, run.name, record)
         return record
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -293,9 +293,9 @@ def write_summaries(out: Path, states: Sequence[RunState], root: Path) -> dict[s
     from tdxlib.report.index import build_summary, git_commit, index_html, summary_markdown
 
     summary = build_summary(_summary_runs(states), __version__, git_commit(root))
-    cache.atomic_write_text(out / "summary.json", json.dumps(summary, indent=1, sort_keys=True) + "\n")
-    cache.atomic_write_text(out / "summary.md", summary_markdown(summary))
-    cache.atomic_write_text(out / "index.html", index_html(summary))
+    runcache.atomic_write_text(out / "summary.json", json.dumps(summary, indent=1, sort_keys=True) + "\n")
+    runcache.atomic_write_text(out / "summary.md", summary_markdown(summary))
+    runcache.atomic_write_text(out / "index.html", index_html(summary))
     return summary
 
 
@@ -326,11 +326,11 @@ def build(
     todo = [s for s in states if s.action == "execute"]
     if todo:
         from tdxlib import __version__
-        from tdxlib.buildcache import BUILD_CACHE_ENV
+        from tdxlib.cache import BUILD_CACHE_ENV
+        from tdxlib.lazy import defer_rfc3987_syntax
         from tdxlib.report.execute import kernel_environment, resolve_kernel, run_pipeline
         from tdxlib.report.export import prune_svg_cache
         from tdxlib.report.index import git_commit
-        from tdxlib.report.lazy import defer_rfc3987_syntax
         from tdxlib.report.renderer import Renderer
 
         defer_rfc3987_syntax()

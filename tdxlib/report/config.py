@@ -143,7 +143,7 @@ def _make_run(
 
 def load_config(path: Path | str) -> ReportConfig:
     """Read reports.yaml and check every parameter set; raises ParameterError before anything runs."""
-    from tdxlib.datafiles import load_yaml
+    from tdxlib.data import load_yaml
 
     path = Path(path)
     if not path.is_file():

@@ -32,7 +32,7 @@ KERNEL_ARGS = [
     # No input history: every cell would be written to one shared SQLite file, which parallel kernels
     # contend for (and a report run never reads back).
     "--HistoryManager.enabled=False",
-    "--IPKernelApp.exec_lines=__import__('tdxlib.report.lazy').report.lazy.defer_rfc3987_syntax()",
+    "--IPKernelApp.exec_lines=__import__('tdxlib.lazy').lazy.defer_rfc3987_syntax()",
 ]
 _NATIVE = {"python", "python3", f"python{sys.version_info[0]}.{sys.version_info[1]}"}
 _INJECTED_TAG = "injected-parameters"

@@ -24,7 +24,8 @@ from typing import Any
 
 from tdxlib.errors import ReportError
 from tdxlib.report.index import notebook_anchor
-from tdxlib.report.records import CHART_MIME, RECORD_MIME
+from tdxlib.report.records import RECORD_MIME
+from tdxlib.workbook.svg import CHART_MIME, vegalite_svg
 
 _TEMPLATE_NAME = "tdxlib_offline.html.j2"
 _TEMPLATE = r"""{%- extends 'index.html.j2' -%}
@@ -44,7 +45,6 @@ _CSS = """
 .jp-RenderedSVG svg { max-width: 100%; height: auto; }
 """
 _VEGALITE = re.compile(r"^application/vnd\.vegalite\.v\d+(?:\+json|\.json)$")
-_SCHEMA_VERSION = re.compile(r"/v(\d+)\.(\d+)[.\d]*\.json$")
 _DROP_MIME = ("application/vnd.jupyter.widget-view+json", "application/javascript")
 _URL_IN_SCRIPT = re.compile(r"""(?:https?:)?//[A-Za-z0-9.-]+\.[A-Za-z]{2,}[/"'`]""")
 _CSS_URL = re.compile(r"""url\(\s*['"]?([^'")\s]+)|@import\s+['"]([^'"]+)""")
@@ -127,50 +127,7 @@ def offline_problems(page: str) -> list[str]:
     return scanner.problems
 
 
-_VLC_LOCK = threading.Lock()
 _WARM_SPEC = {"data": {"values": [{"a": 1}]}, "mark": "bar", "encoding": {"x": {"field": "a"}}}
-
-
-#: Element ids vega writes into an SVG (gradient fills), numbered by a counter global to the process.
-_SVG_ID = re.compile(r'(?<=id=")gradient_(\d+)(?=")|(?<=url\(#)gradient_(\d+)(?=\))')
-
-
-def _own_ids(svg: str) -> str:
-    """The SVG with its gradient ids renamed after its own content and renumbered from 0.
-
-    vega numbers gradients per process, so the same chart came out differently after other charts,
-    and two SVGs on one page (one from the cache of an earlier build) could both define
-    ``gradient_0``, the second chart then drawn with the first one's gradient. The name is a hash of
-    the SVG with the numbers taken out: two charts share ids only if they draw the same gradients.
-    """
-    if "gradient_" not in svg:
-        return svg
-    tag = hashlib.sha256(_SVG_ID.sub("gradient", svg).encode()).hexdigest()[:10]
-    numbers: dict[str, int] = {}
-
-    def rename(m: re.Match[str]) -> str:
-        n = numbers.setdefault(m[1] or m[2], len(numbers))
-        return f"gradient_{tag}_{n}"
-
-    return _SVG_ID.sub(rename, svg)
-
-
-def vegalite_svg(spec: Mapping[str, Any]) -> str:
-    """Render a Vega-Lite spec to SVG with vl-convert, using the spec's own Vega-Lite version; the
-    same spec always gives the same SVG (see :func:`_own_ids`)."""
-    import vl_convert as vlc
-
-    version = None
-    if m := _SCHEMA_VERSION.search(str(spec.get("$schema", ""))):
-        wanted = f"{m[1]}.{m[2]}"
-        if wanted in list(vlc.get_vegalite_versions()):
-            version = wanted
-    with _VLC_LOCK:
-        if version:
-            svg = str(vlc.vegalite_to_svg(dict(spec), vl_version=version))
-        else:
-            svg = str(vlc.vegalite_to_svg(dict(spec)))
-    return _own_ids(svg)
 
 
 def warm_up() -> None:
@@ -222,7 +179,7 @@ def cached_svg(
     except OSError:
         pass
     svg = render(spec)
-    from tdxlib.report.cache import atomic_write_text
+    from tdxlib.report.runcache import atomic_write_text
 
     atomic_write_text(path, svg)
     return svg

@@ -18,11 +18,9 @@ from tdxlib.errors import ValidationError
 
 #: MIME type of a record output in a notebook.
 RECORD_MIME = "application/vnd.tdxlib.record+json"
-#: MIME type of a chart whose SVG the pipeline renders after execution (see tdxlib.charts.show).
-CHART_MIME = "application/vnd.tdxlib.chart+json"
 #: Default relative tolerance of a numeric metric in ``--check`` (deterministic models: tight).
 DEFAULT_REL_TOL = 1e-9
-#: Ledger columns every row must have (``tdxlib.claims.ledger()`` has all of these).
+#: Ledger columns every row must have (``tdxlib.argument.claims.ledger()`` has all of these).
 LEDGER_COLUMNS = ("id", "author", "claim", "verdict", "evidence")
 
 _recorded: list[dict[str, Any]] = []
@@ -122,7 +120,7 @@ def _ledger_rows(ledger: Any) -> list[dict[str, Any]]:
 
 
 def record_ledger(ledger: Any) -> None:
-    """Record the claims ledger (``tdxlib.claims.ledger()``: id, author, claim, verdict, evidence)."""
+    """Record the claims ledger (``claims.ledger()``: id, author, claim, verdict, evidence)."""
     _emit({"kind": "ledger", "rows": _ledger_rows(ledger)})
 
 

@@ -120,7 +120,8 @@ class Renderer:
 
 
 def _answer(request: dict[str, Any]) -> dict[str, str]:
-    from tdxlib.report.export import export_html, vegalite_svg
+    from tdxlib.report.export import export_html
+    from tdxlib.workbook.svg import vegalite_svg
 
     try:
         if "svg" in request:

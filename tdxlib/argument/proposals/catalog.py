@@ -1,0 +1,134 @@
+"""What a proposal may name: GHCI sections, TDVMCALLs, strategies, VMM profiles, layouts, suite scenarios.
+
+Each list comes from data (``data/proposals/meta/sections.yaml``, ``data/ghci/leaves.yaml``, ``data/vmm/``,
+``data/vectors/``, ``data/proposals/meta/suites.yaml``) or from the module that owns the names, so the schema
+and its JSON form follow the data. Read once per process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from tdxlib.data import data_path, load_yaml
+from tdxlib.errors import DataError
+
+__all__ = [
+    "PROPOSALS_DIR",
+    "SECTIONS_PATH",
+    "SUITES_PATH",
+    "SpecSection",
+    "builtin_paths",
+    "known_sections",
+    "layout_names",
+    "strategy_names",
+    "suite_scenario_names",
+    "tdvmcall_names",
+    "vmm_profile_names",
+]
+
+#: Where the built-in proposals live (every *.yaml here is one).
+PROPOSALS_DIR: Path = data_path("proposals")
+#: The GHCI sections anchors may name, and the scenario suites.
+SECTIONS_PATH: Path = PROPOSALS_DIR / "meta" / "sections.yaml"
+SUITES_PATH: Path = PROPOSALS_DIR / "meta" / "suites.yaml"
+
+
+@dataclass(frozen=True)
+class SpecSection:
+    """A GHCI section an annotation can be anchored to: number, title, its TDVMCALL, our paraphrase."""
+
+    number: str
+    title: str
+    tdvmcall: str
+    spec: str
+    summary: str
+    source: str
+
+    @property
+    def label(self) -> str:
+        """``3.5 TDG.VP.VMCALL<SetupEventNotifyInterrupt>``."""
+        return f"{self.number} {self.title}"
+
+
+def _section_key(number: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in number.split(".") if p.isdigit())
+
+
+@lru_cache(maxsize=1)
+def known_sections() -> dict[str, SpecSection]:
+    """The GHCI sections of data/proposals/meta/sections.yaml, by number, in section order."""
+    path = SECTIONS_PATH
+    doc = load_yaml(path)
+    items = doc.get("sections") if isinstance(doc, dict) else None
+    if not isinstance(items, dict):
+        raise DataError("expected a mapping 'sections' of section number -> fields", path)
+    names = set(tdvmcall_names())
+    out: dict[str, SpecSection] = {}
+    for number, m in items.items():
+        line = items.line_of(number) if hasattr(items, "line_of") else None
+        if not isinstance(number, str) or not _section_key(number):
+            raise DataError(f"section {number!r}: expected a quoted section number like '3.5'", path, line)
+        fields = ("title", "tdvmcall", "spec", "summary", "source")
+        if not isinstance(m, dict) or any(not isinstance(m.get(k), str) for k in fields):
+            raise DataError(f"section {number}: expected string fields {', '.join(fields)}", path, line)
+        unknown = sorted(set(m) - set(fields))
+        if unknown:
+            raise DataError(f"section {number}: unknown fields {unknown}", path, line)
+        if m["tdvmcall"] not in names:
+            raise DataError(
+                f"section {number}: tdvmcall {m['tdvmcall']!r} is not a leaf of data/ghci/leaves.yaml "
+                f"(one of {sorted(names)})",
+                path,
+                m.line_of("tdvmcall") if hasattr(m, "line_of") else line,
+            )
+        out[number] = SpecSection(number=number, **{k: m[k] for k in fields})
+    return dict(sorted(out.items(), key=lambda kv: _section_key(kv[0])))
+
+
+@lru_cache(maxsize=1)
+def tdvmcall_names() -> tuple[str, ...]:
+    """TDVMCALL leaf names of data/ghci/leaves.yaml (``GetQuote``, ``SetupEventNotifyInterrupt``, ...)."""
+    from tdxlib.tdx import ghci
+
+    return tuple(ghci.LEAVES)
+
+
+def strategy_names() -> tuple[str, ...]:
+    """Guest strategy names accepted by :func:`tdxlib.tdx.strategies.make_strategy`."""
+    from tdxlib.tdx.strategies import STRATEGY_NAMES
+
+    return STRATEGY_NAMES
+
+
+def vmm_profile_names() -> tuple[str, ...]:
+    """Shipped VMM profile names (data/vmm/*.yaml)."""
+    from tdxlib.tdx.vmm import profile_names
+
+    return tuple(profile_names())
+
+
+def layout_names() -> tuple[str, ...]:
+    """Guest vector layouts (data/vectors/*.yaml)."""
+    from tdxlib.kernel.vectors import layout_names as names
+
+    return tuple(names())
+
+
+@lru_cache(maxsize=1)
+def suite_scenario_names() -> tuple[str, ...]:
+    """Every scenario name defined by some suite of data/proposals/meta/suites.yaml (for ``evidence:``)."""
+    doc = load_yaml(SUITES_PATH)
+    names: set[str] = set()
+    suites = doc.get("suites", {}) if isinstance(doc, dict) else {}
+    for suite in suites.values() if isinstance(suites, dict) else ():
+        scenarios = suite.get("scenarios", {}) if isinstance(suite, dict) else {}
+        if isinstance(scenarios, dict):
+            names.update(str(k) for k in scenarios)
+    return tuple(sorted(names))
+
+
+def builtin_paths() -> dict[str, Path]:
+    """Built-in proposal files (data/proposals/*.yaml), by file stem."""
+    return {p.stem: p for p in sorted(PROPOSALS_DIR.glob("*.yaml"))}

@@ -1,0 +1,137 @@
+"""Scenario suites (``data/proposals/meta/suites.yaml``): the situations every proposal is evaluated in.
+
+A suite crosses named scenarios (guest shape and workload: fields of :class:`tdxlib.sim.Scenario`,
+plus strategy parameters such as ``reregister: false`` applied where the proposal's strategy has
+them) with VMMs (the proposal's own, role ``proposal``, and shipped profiles) and seeds. The strategy,
+VMM, layout and seed of a scenario come from the proposal and the suite, never from the scenario.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Annotated, Any, Literal
+
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from tdxlib.argument.proposals import catalog
+from tdxlib.argument.proposals.schema import ProfileName, StrategyParams, field_error
+from tdxlib.data import load_yaml
+from tdxlib.errors import DataError, TdxlibError
+
+__all__ = ["Suite", "SuiteScenario", "SuiteVmm", "load_suites", "suite", "suite_names"]
+
+_CONFIG = ConfigDict(extra="forbid", strict=True, frozen=True)
+#: Scenario fields a suite may not set: the proposal and the suite decide them.
+RESERVED = ("strategy", "vmm", "layout", "seed")
+
+
+class SuiteVmm(BaseModel):
+    """One VMM of a suite: the proposal's own (``role: proposal``) or a shipped profile."""
+
+    model_config = _CONFIG
+
+    role: Literal["proposal"] | None = None
+    profile: ProfileName | None = None
+    kind: Literal["proposal", "spec-text", "real", "other"] = "other"
+
+    @model_validator(mode="after")
+    def _one(self) -> SuiteVmm:
+        if (self.role is None) == (self.profile is None):
+            raise field_error("give exactly one of role: proposal or profile: NAME")
+        if self.role is not None and self.kind == "other":
+            object.__setattr__(self, "kind", "proposal")
+        return self
+
+    @property
+    def label(self) -> str:
+        """``proposal`` or the profile name: the row label shared by every proposal."""
+        return self.role or str(self.profile)
+
+
+class SuiteScenario(BaseModel):
+    """A named situation: Scenario fields, strategy parameters to apply, a title and why it is there.
+
+    ``misuse``: the guest breaks the proposal's protocol here (e.g. never re-registers); such rows
+    stay out of the verdict table's summary rows."""
+
+    model_config = _CONFIG
+
+    title: str
+    why: str
+    scenario: dict[str, Any]
+    misuse: bool = False
+    strategy_params: StrategyParams = StrategyParams()
+
+    @model_validator(mode="after")
+    def _valid_scenario(self) -> SuiteScenario:
+        from tdxlib.sim import Scenario
+
+        for key in self.scenario:
+            if key in RESERVED:
+                raise field_error(
+                    f"{key} comes from the proposal and the suite, not the scenario", "scenario", key
+                )
+        try:
+            Scenario.from_dict(self.scenario)
+        except TdxlibError as exc:
+            what = getattr(exc, "what", "")
+            key = what.split(" ")[0].split(".")[0] if what else ""
+            sub = ("scenario", key) if key in self.scenario else ("scenario",)
+            raise field_error(str(exc), *sub) from None
+        return self
+
+
+class Suite(BaseModel):
+    """A suite: scenarios × VMMs × seeds."""
+
+    model_config = _CONFIG
+
+    description: str
+    seeds: list[Annotated[int, Field(ge=0)]] = Field(min_length=1)
+    vmms: list[SuiteVmm] = Field(min_length=1)
+    scenarios: dict[Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$")], SuiteScenario] = (
+        Field(min_length=1)
+    )
+
+    def real_vmms(self) -> list[str]:
+        """Labels of the VMMs marked ``kind: real``."""
+        return [v.label for v in self.vmms if v.kind == "real"]
+
+
+@lru_cache(maxsize=1)
+def load_suites() -> dict[str, Suite]:
+    """Every suite of data/proposals/meta/suites.yaml, validated (DataError naming file, line, field)."""
+    from tdxlib.argument.proposals.load import pydantic_errors
+
+    path = catalog.SUITES_PATH
+    doc = load_yaml(path)
+    suites = doc.get("suites") if isinstance(doc, dict) else None
+    if not isinstance(suites, dict) or not suites:
+        raise DataError("expected a mapping 'suites' of suite name -> suite", path, 1)
+    out: dict[str, Suite] = {}
+    for name, data in suites.items():
+        try:
+            out[str(name)] = Suite.model_validate(data)
+        except pydantic.ValidationError as exc:
+            first = pydantic_errors(exc, data, path)[0]
+            detail = first.message[len(f"{first.field}: ") :]
+            raise DataError(f"suites.{name}.{first.field}: {detail}", path, first.line) from None
+    return out
+
+
+def suite_names() -> list[str]:
+    """Names of the suites (``default`` first)."""
+    return list(load_suites())
+
+
+def suite(name: str | Suite) -> Suite:
+    """A suite by name (or itself)."""
+    if isinstance(name, Suite):
+        return name
+    suites = load_suites()
+    if name not in suites:
+        from tdxlib.errors import ValidationError
+
+        raise ValidationError("suite", name, f"one of {', '.join(suites)}")
+    return suites[name]

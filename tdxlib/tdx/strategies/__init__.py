@@ -1,0 +1,69 @@
+"""The notify strategies of the 2022 review, one small class each, sharing :class:`NotifyStrategy`.
+
+==========================  ===========================================================================
+``SystemVector``            v8: a system vector on every CPU, fan-out handler
+``DynamicIrq``              one vector on one CPU; ``apic_targeting=True`` adds the APIC ID (Kai Huang)
+``CallerVcpu``              the 2022 GHCI rule: call SetupEventNotifyInterrupt from the vector's CPU
+``Polling``                 no interrupt: the merged 6.7 driver's loop (1 s, 30 tries by default)
+``QuoteCarriesVector``      GetQuote names vector (and APIC ID); no SetupEventNotifyInterrupt
+==========================  ===========================================================================
+
+:func:`make_strategy` builds one from its CLI/YAML name and parameters.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tdxlib.errors import ValidationError
+from tdxlib.tdx.strategies.base import NotifyContext, NotifyStrategy
+from tdxlib.tdx.strategies.dynamic_irq import CallerVcpu, DynamicIrq
+from tdxlib.tdx.strategies.polling import Polling, PollOutcome
+from tdxlib.tdx.strategies.quote_carries_vector import QuoteCarriesVector
+from tdxlib.tdx.strategies.system_vector import SystemVector
+
+__all__ = [
+    "STRATEGY_NAMES",
+    "CallerVcpu",
+    "DynamicIrq",
+    "NotifyContext",
+    "NotifyStrategy",
+    "PollOutcome",
+    "Polling",
+    "QuoteCarriesVector",
+    "SystemVector",
+    "make_strategy",
+]
+
+#: CLI / YAML names -> (class, preset parameters).
+_REGISTRY: dict[str, tuple[type[NotifyStrategy], dict[str, Any]]] = {
+    "system-vector": (SystemVector, {}),
+    "dynamic": (DynamicIrq, {}),
+    "dynamic-apic": (DynamicIrq, {"apic_targeting": True}),
+    "caller-vcpu": (CallerVcpu, {}),
+    "polling": (Polling, {}),
+    "quote-carries-vector": (QuoteCarriesVector, {}),
+}
+
+STRATEGY_NAMES: tuple[str, ...] = tuple(_REGISTRY)
+
+
+def make_strategy(name: str, **params: Any) -> NotifyStrategy:
+    """Build a strategy from its name (``system-vector``, ``dynamic``, ``dynamic-apic``, ``caller-vcpu``,
+    ``polling``, ``quote-carries-vector``) and keyword parameters; a nested ``fallback`` may be a dict."""
+    if name not in _REGISTRY:
+        raise ValidationError("strategy", name, ", ".join(STRATEGY_NAMES))
+    cls, preset = _REGISTRY[name]
+    kwargs = {**preset, **params}
+    fb = kwargs.get("fallback")
+    if isinstance(fb, dict):
+        fb = dict(fb)
+        fb_name = fb.pop("name", "polling")
+        kwargs["fallback"] = make_strategy(fb_name, **fb)
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        import dataclasses
+
+        allowed = ", ".join(f.name for f in dataclasses.fields(cls))
+        raise ValidationError(f"{name} parameters", sorted(params), f"names among: {allowed}") from exc

@@ -1,0 +1,102 @@
+"""tdxlib.cache: kernels of one report build share results, and compute each one only once."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tdxlib import cache as buildcache
+
+
+def test_outside_a_build_nothing_is_cached(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(buildcache.BUILD_CACHE_ENV, raising=False)
+    calls: list[int] = []
+    for _ in range(2):
+        assert buildcache.shared("k", "n", {"a": 1}, lambda: calls.append(1) or len(calls)) == len(calls)
+    assert len(calls) == 2
+
+
+def test_a_value_is_computed_once_while_others_wait(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv(buildcache.BUILD_CACHE_ENV, str(tmp_path))
+    calls: list[int] = []
+
+    def slow() -> str:
+        calls.append(1)
+        time.sleep(0.2)  # long enough for the other threads to ask while this one computes
+        return "value"
+
+    got: list[str] = []
+
+    def ask() -> None:
+        got.append(buildcache.shared("k", "n", [1, 2], slow))
+
+    threads = [threading.Thread(target=ask) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert got == ["value"] * 3
+    assert len(calls) == 1
+    # a different key is a different value
+    assert buildcache.shared("k", "n", [1, 3], lambda: "other") == "other"
+
+
+def test_keys_that_are_not_plain_data_are_not_shared(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv(buildcache.BUILD_CACHE_ENV, str(tmp_path))
+    assert buildcache.cache_file("k", "n", {"obj": object()}) is None
+    calls: list[int] = []
+    for _ in range(2):
+        buildcache.shared("k", "n", object(), lambda: calls.append(1))
+    assert len(calls) == 2
+
+
+def test_kernels_asking_for_the_same_list_split_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv(buildcache.BUILD_CACHE_ENV, str(tmp_path))
+    items = [(f"item{i}", [i]) for i in range(6)]
+    computed: list[tuple[str, int]] = []
+
+    def compute(i: int) -> int:
+        computed.append((threading.current_thread().name, i))
+        time.sleep(0.15)  # the other "kernel" arrives while this one computes
+        return i * i
+
+    got: dict[str, list[int]] = {}
+
+    def ask() -> None:
+        got[threading.current_thread().name] = buildcache.shared_each("k", items, compute)
+
+    threads = [threading.Thread(target=ask, name=f"kernel{n}") for n in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert got == {"kernel0": [i * i for i in range(6)], "kernel1": [i * i for i in range(6)]}
+    assert sorted(i for _, i in computed) == list(range(6))  # each value computed once
+    assert {who for who, _ in computed} == {"kernel0", "kernel1"}  # by both: neither idled
+    # outside a build every value is computed, nothing shared
+    monkeypatch.delenv(buildcache.BUILD_CACHE_ENV)
+    assert buildcache.shared_each("k", items[:2], lambda i: -i) == [0, -1]
+
+
+def test_proposal_rows_shared_in_a_build_are_the_rows_computed_outside(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import pandas as pd
+
+    from tdxlib.argument import proposals
+
+    monkeypatch.delenv(buildcache.BUILD_CACHE_ENV, raising=False)
+    outside = proposals.evaluate_all(["caller-vcpu", "polling-only"], "quick")
+    monkeypatch.setenv(buildcache.BUILD_CACHE_ENV, str(tmp_path))
+    first = proposals.evaluate_all(["caller-vcpu", "polling-only"], "quick")  # computes, stores
+    assert len(list((tmp_path / "evaluations").glob("*.pkl"))) == 2  # one file per proposal
+    again = proposals.evaluate_all(["polling-only", "caller-vcpu"], "quick")  # reads them back
+    pd.testing.assert_frame_equal(first, outside)
+    for pid in ("caller-vcpu", "polling-only"):
+        pd.testing.assert_frame_equal(
+            again[again.proposal == pid].reset_index(drop=True),
+            outside[outside.proposal == pid].reset_index(drop=True),
+        )
