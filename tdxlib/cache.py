@@ -1,11 +1,17 @@
-"""A cache shared by the kernels of one ``tdxlib report`` build.
+"""One cache policy: every memo registered here, data keyed on its files, results shared by a build.
 
-Many report runs ask the same question: every 06_proposals run evaluates all built-in proposals,
-and every notebook checks its claims at the checks' defaults. The build points
-:data:`BUILD_CACHE_ENV` at a folder named after the tdxlib source and data version, so the first
-kernel computes and the others read; a kernel that asks while another is computing the same thing
-waits for it (a file lock) instead of computing it twice. Outside a build the variable is unset and
-nothing is cached: interactive work always computes.
+- :func:`memo` is ``functools.lru_cache`` registered in one list, so :func:`clear_all` empties every
+  cache tdxlib keeps (a test checks that no module caches any other way). ``copy=`` hands each
+  caller its own copy of a mutable value (a frame, a list): nothing cached is shared between callers.
+- A cache of something read from ``data/`` takes :func:`stat_key` / :func:`glob_key` of the files in
+  its key (path, size, modification time), so a file edited during a session is read again.
+- :func:`shared` and :func:`shared_each` share results between the kernels of one ``tdxlib report``
+  build: the build points :data:`BUILD_CACHE_ENV` at a folder named after the tdxlib source and data
+  version, so the first kernel computes and the others read; a kernel that asks while another is
+  computing the same thing waits for it (a file lock) instead of computing it twice. Outside a build
+  the variable is unset and nothing is shared: interactive work always computes.
+
+Base layer: imports nothing from tdxlib.
 """
 
 from __future__ import annotations
@@ -19,9 +25,79 @@ import pickle
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 
 T = TypeVar("T")
+P = ParamSpec("P")
+
+# --------------------------------------------------------------------------------------------------
+# In-process memos
+# --------------------------------------------------------------------------------------------------
+
+#: Every memo tdxlib keeps (``functools.lru_cache`` wrappers), in registration order.
+_MEMOS: list[Any] = []
+
+
+def memo(
+    maxsize: int | None = 128, *, typed: bool = False, copy: Callable[[Any], Any] | None = None
+) -> Callable[[Callable[P, T]], Callable[P, T]]:
+    """``functools.lru_cache(maxsize, typed)``, registered for :func:`clear_all`.
+
+    ``copy`` is applied to the cached value on every call (e.g. ``pd.DataFrame.copy``), so a caller
+    that changes what it got cannot change what the next caller gets. Frozen values need none.
+    """
+
+    def decorate(fn: Callable[P, T]) -> Callable[P, T]:
+        cached = functools.lru_cache(maxsize=maxsize, typed=typed)(fn)
+        _MEMOS.append(cached)
+        if copy is None:
+            return cast(Callable[P, T], cached)
+
+        @functools.wraps(fn)
+        def copied(*args: P.args, **kwargs: P.kwargs) -> T:
+            return cast(T, copy(cached(*args, **kwargs)))  # type: ignore[arg-type]
+
+        copied.cache_clear = cached.cache_clear  # type: ignore[attr-defined]
+        copied.cache_info = cached.cache_info  # type: ignore[attr-defined]
+        return copied
+
+    return decorate
+
+
+def memos() -> list[Any]:
+    """The registered memos (each with ``cache_info()`` and ``cache_clear()``), for inspection."""
+    return list(_MEMOS)
+
+
+def clear_all() -> None:
+    """Empty every cache tdxlib keeps in this process (the build's shared folder is left alone)."""
+    for cached in _MEMOS:
+        cached.cache_clear()
+
+
+def stat_key(*paths: str | Path) -> tuple[tuple[str, int, int], ...]:
+    """(path, size, mtime in ns) of each file (-1, -1 when missing): part of the key of any cache
+    whose value was read from these files, so an edited file is read again."""
+    out = []
+    for p in paths:
+        try:
+            st = os.stat(p)
+            out.append((str(p), st.st_size, st.st_mtime_ns))
+        except OSError:
+            out.append((str(p), -1, -1))
+    return tuple(out)
+
+
+def glob_key(directory: str | Path, pattern: str = "*.yaml") -> tuple[tuple[str, int, int], ...]:
+    """:func:`stat_key` of every file matching ``pattern`` in ``directory`` (sorted), and of the
+    directory itself: a file added, removed or edited gives a new key."""
+    d = Path(directory)
+    return stat_key(d, *sorted(d.glob(pattern)))
+
+
+# --------------------------------------------------------------------------------------------------
+# Results shared by the kernels of one report build
+# --------------------------------------------------------------------------------------------------
 
 #: Environment variable naming the shared folder (set by ``tdxlib report`` for its kernels).
 BUILD_CACHE_ENV = "TDXLIB_BUILD_CACHE"

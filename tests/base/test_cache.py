@@ -100,3 +100,49 @@ def test_proposal_rows_shared_in_a_build_are_the_rows_computed_outside(
             again[again.proposal == pid].reset_index(drop=True),
             outside[outside.proposal == pid].reset_index(drop=True),
         )
+
+
+def test_memo_is_registered_and_cleared_by_clear_all() -> None:
+    calls: list[int] = []
+
+    @buildcache.memo(maxsize=4)
+    def square(x: int) -> int:
+        calls.append(x)
+        return x * x
+
+    assert square(3) == 9 and square(3) == 9
+    assert calls == [3]
+    assert any(m is square for m in buildcache.memos())
+    buildcache.clear_all()
+    assert square(3) == 9
+    assert calls == [3, 3]
+
+
+def test_memo_copy_hands_each_caller_its_own_value() -> None:
+    @buildcache.memo(copy=list)
+    def values() -> list[int]:
+        return [1, 2]
+
+    first = values()
+    first.append(3)
+    assert values() == [1, 2]
+    assert values.cache_info().hits >= 1  # type: ignore[attr-defined]
+
+
+def test_stat_key_changes_when_a_file_is_edited(tmp_path: Path) -> None:
+    f = tmp_path / "a.yaml"
+    f.write_text("a: 1\n")
+    before = buildcache.stat_key(f)
+    f.write_text("a: 22\n")
+    assert buildcache.stat_key(f) != before
+    assert buildcache.stat_key(tmp_path / "missing")[0][1:] == (-1, -1)
+
+
+def test_glob_key_sees_files_added_and_removed(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text("a: 1\n")
+    one = buildcache.glob_key(tmp_path)
+    (tmp_path / "b.yaml").write_text("b: 1\n")
+    two = buildcache.glob_key(tmp_path)
+    assert one != two and len(two) == len(one) + 1
+    (tmp_path / "b.yaml").unlink()
+    assert len(buildcache.glob_key(tmp_path)) == len(one)
