@@ -1,7 +1,8 @@
-"""The ``tdxlib`` command line: one sub-command per module that owns it, imported lazily.
+"""The ``tdxlib`` command line: one module per sub-command under :mod:`tdxlib.cli`.
 
-Each ``tdxlib.cli_<name>`` module is light (argparse only) and exposes ``register(subparsers)``;
-the heavy imports (pandas, papermill, altair) happen only inside the chosen command.
+Each ``tdxlib.cli.<name>`` module is light (argparse only) and exposes ``register(subparsers)``;
+the heavy imports (pandas, papermill, altair) happen only inside the chosen command. A sub-command
+module that fails to import is an error of the whole command line, never a silently missing command.
 """
 
 from __future__ import annotations
@@ -31,13 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"tdxlib {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in COMMANDS.values():
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-            continue  # sub-command not built yet
-        mod.register(sub)
+        importlib.import_module(module).register(sub)
     return parser
 
 

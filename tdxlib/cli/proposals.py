@@ -6,10 +6,16 @@ Only argparse is imported at module level; pydantic, pandas and the simulator lo
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import re
 import sys
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
+
+from tdxlib.errors import ValidationError
 
 #: Output formats of ``eval``.
 FORMATS = ("table", "json", "md")
@@ -66,10 +72,14 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 
 
 def _check_one(name: str) -> tuple[Any, list[Any]]:
-    from pathlib import Path
 
-    from tdxlib.argument.proposals import builtin_ids, check_proposal
-    from tdxlib.argument.proposals.catalog import builtin_paths
+    from tdxlib.argument.proposals import (  # pydantic, pandas, simpy: only when this command runs
+        builtin_ids,
+        check_proposal,
+    )
+    from tdxlib.argument.proposals.catalog import (
+        builtin_paths,  # pydantic and the data files: only when this command runs
+    )
 
     if not Path(name).exists() and name in builtin_ids():
         return check_proposal(builtin_paths()[name])
@@ -140,9 +150,6 @@ def _json_ready(records: list[dict[Any, Any]]) -> list[dict[str, Any]]:
 
 def eval_main(args: argparse.Namespace) -> int:
     """Evaluate FILE(s); one proposal: a row per run; several (or --compare): the verdict table."""
-    import json
-    from concurrent.futures import ProcessPoolExecutor
-    from contextlib import ExitStack
 
     from tdxlib.argument.proposals import (
         builtin_ids,
@@ -151,8 +158,7 @@ def eval_main(args: argparse.Namespace) -> int:
         key_numbers,
         resolve,
         verdict_table,
-    )
-    from tdxlib.errors import ValidationError
+    )  # pydantic, pandas, simpy: only when this command runs
 
     if args.jobs < 1:
         raise ValidationError("--jobs", args.jobs, "an integer >= 1")
@@ -197,9 +203,8 @@ def eval_main(args: argparse.Namespace) -> int:
 
 def new_main(args: argparse.Namespace) -> int:
     """Write the template to --out (never over an existing file without --force) or to stdout."""
-    from pathlib import Path
 
-    from tdxlib.argument.proposals import TEMPLATE
+    from tdxlib.argument.proposals import TEMPLATE  # pydantic, pandas, simpy: only when this command runs
 
     if not args.out:
         sys.stdout.write(TEMPLATE)
@@ -220,9 +225,8 @@ def new_main(args: argparse.Namespace) -> int:
 
 def schema_main(args: argparse.Namespace) -> int:
     """Print, write or check the JSON Schema generated from tdxlib.argument.proposals.Proposal."""
-    from pathlib import Path
 
-    from tdxlib.argument.proposals import schema_json
+    from tdxlib.argument.proposals import schema_json  # pydantic, pandas, simpy: only when this command runs
 
     text = schema_json()
     if args.check:

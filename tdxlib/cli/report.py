@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 
@@ -62,10 +63,12 @@ def _only(values: list[str] | None) -> list[str] | None:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from pathlib import Path
 
-    from tdxlib.report.build import default_config_path, plan
-    from tdxlib.report.config import load_config
+    from tdxlib.report.build import (  # papermill, nbconvert: only when this command runs
+        default_config_path,
+        plan,
+    )
+    from tdxlib.report.config import load_config  # the YAML reader and pydantic: only when this command runs
 
     cfg = load_config(Path(args.config) if args.config else default_config_path())
     out = Path(args.out) if args.out else cfg.root / "reports"
@@ -89,9 +92,8 @@ def run(args: argparse.Namespace) -> int:
     """Run ``tdxlib report`` with parsed ``args``; returns the exit code."""
     if args.list:
         return _list(args)
-    from pathlib import Path
 
-    from tdxlib.report.build import build
+    from tdxlib.report.build import build  # papermill, nbconvert: only when this command runs
 
     result = build(
         config=args.config,
@@ -120,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
         if result.errors:
             print("tdxlib report: not updating the golden summary: some runs failed", file=sys.stderr)
             return 1
-        from tdxlib.report.golden import write_golden
+        from tdxlib.report.golden import write_golden  # only when checking or writing the golden summary
 
         changed = write_golden(golden, result.summary)
         print(
@@ -128,7 +130,11 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     if args.check:
-        from tdxlib.report.golden import compare, golden_from_summary, read_golden
+        from tdxlib.report.golden import (  # only when checking or writing the golden summary
+            compare,
+            golden_from_summary,
+            read_golden,
+        )
 
         only = set(result.selected) if args.only else None
         diffs = compare(read_golden(golden), golden_from_summary(result.summary), only)

@@ -6,7 +6,11 @@ Only argparse is imported at module level; the simulator is imported when the co
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
 from typing import Any
+
+from tdxlib.errors import DataError
 
 #: Strategy names the command accepts (kept here so building the parser stays import-light).
 STRATEGIES = ("system-vector", "dynamic", "dynamic-apic", "caller-vcpu", "polling", "quote-carries-vector")
@@ -136,17 +140,13 @@ def _table(scenario: Any, metrics: dict[str, Any]) -> str:
 
 def main(args: argparse.Namespace) -> int:
     """Build the scenario, run it, print the metrics; TdxlibError goes to tdxlib.cli (exit 1)."""
-    import json
 
-    from tdxlib.data import load_yaml
-    from tdxlib.errors import DataError
-    from tdxlib.sim import Scenario, run
+    from tdxlib.data import load_yaml  # the YAML reader: only when this command runs
+    from tdxlib.sim import Scenario, run  # pandas, numpy, simpy: only when this command runs
 
     base: dict[str, Any] = {}
     path = None
     if args.scenario:
-        from pathlib import Path
-
         path = Path(args.scenario)
         if not path.is_file():
             raise DataError("scenario file not found", path)
