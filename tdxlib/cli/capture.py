@@ -31,10 +31,8 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Take the capture and print what was (and was not) readable."""
-    from tdxlib.ingest.take import (  # reads /proc and /sys: only when this command runs
-        describe_capture,
-        take_capture,
-    )
+    # reads /proc and /sys: only when this command runs
+    from tdxlib.ingest.take import describe_capture, take_capture
 
     path = take_capture(args.name, args.out, root=args.root, force=args.force, description=args.description)
     print(describe_capture(path))

@@ -72,14 +72,11 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 
 
 def _check_one(name: str) -> tuple[Any, list[Any]]:
+    # pydantic, pandas, simpy: only when this command runs
+    from tdxlib.argument.proposals import builtin_ids, check_proposal
 
-    from tdxlib.argument.proposals import (  # pydantic, pandas, simpy: only when this command runs
-        builtin_ids,
-        check_proposal,
-    )
-    from tdxlib.argument.proposals.catalog import (
-        builtin_paths,  # pydantic and the data files: only when this command runs
-    )
+    # pydantic and the data files: only when this command runs
+    from tdxlib.argument.proposals.catalog import builtin_paths
 
     if not Path(name).exists() and name in builtin_ids():
         return check_proposal(builtin_paths()[name])
@@ -150,7 +147,7 @@ def _json_ready(records: list[dict[Any, Any]]) -> list[dict[str, Any]]:
 
 def eval_main(args: argparse.Namespace) -> int:
     """Evaluate FILE(s); one proposal: a row per run; several (or --compare): the verdict table."""
-
+    # pydantic, pandas, simpy: only when this command runs
     from tdxlib.argument.proposals import (
         builtin_ids,
         evaluate_all,
@@ -158,7 +155,7 @@ def eval_main(args: argparse.Namespace) -> int:
         key_numbers,
         resolve,
         verdict_table,
-    )  # pydantic, pandas, simpy: only when this command runs
+    )
 
     if args.jobs < 1:
         raise ValidationError("--jobs", args.jobs, "an integer >= 1")
@@ -203,8 +200,8 @@ def eval_main(args: argparse.Namespace) -> int:
 
 def new_main(args: argparse.Namespace) -> int:
     """Write the template to --out (never over an existing file without --force) or to stdout."""
-
-    from tdxlib.argument.proposals import TEMPLATE  # pydantic, pandas, simpy: only when this command runs
+    # pydantic, pandas, simpy: only when this command runs
+    from tdxlib.argument.proposals import TEMPLATE
 
     if not args.out:
         sys.stdout.write(TEMPLATE)
@@ -225,8 +222,8 @@ def new_main(args: argparse.Namespace) -> int:
 
 def schema_main(args: argparse.Namespace) -> int:
     """Print, write or check the JSON Schema generated from tdxlib.argument.proposals.Proposal."""
-
-    from tdxlib.argument.proposals import schema_json  # pydantic, pandas, simpy: only when this command runs
+    # pydantic, pandas, simpy: only when this command runs
+    from tdxlib.argument.proposals import schema_json
 
     text = schema_json()
     if args.check:

@@ -63,12 +63,11 @@ def _only(values: list[str] | None) -> list[str] | None:
 
 
 def _list(args: argparse.Namespace) -> int:
+    # papermill, nbconvert: only when this command runs
+    from tdxlib.report.build import default_config_path, plan
 
-    from tdxlib.report.build import (  # papermill, nbconvert: only when this command runs
-        default_config_path,
-        plan,
-    )
-    from tdxlib.report.config import load_config  # the YAML reader and pydantic: only when this command runs
+    # the YAML reader and pydantic: only when this command runs
+    from tdxlib.report.config import load_config
 
     cfg = load_config(Path(args.config) if args.config else default_config_path())
     out = Path(args.out) if args.out else cfg.root / "reports"
@@ -93,7 +92,8 @@ def run(args: argparse.Namespace) -> int:
     if args.list:
         return _list(args)
 
-    from tdxlib.report.build import build  # papermill, nbconvert: only when this command runs
+    # papermill, nbconvert: only when this command runs
+    from tdxlib.report.build import build
 
     result = build(
         config=args.config,
@@ -122,7 +122,8 @@ def run(args: argparse.Namespace) -> int:
         if result.errors:
             print("tdxlib report: not updating the golden summary: some runs failed", file=sys.stderr)
             return 1
-        from tdxlib.report.golden import write_golden  # only when checking or writing the golden summary
+        # only when checking or writing the golden summary
+        from tdxlib.report.golden import write_golden
 
         changed = write_golden(golden, result.summary)
         print(
@@ -130,11 +131,8 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     if args.check:
-        from tdxlib.report.golden import (  # only when checking or writing the golden summary
-            compare,
-            golden_from_summary,
-            read_golden,
-        )
+        # only when checking or writing the golden summary
+        from tdxlib.report.golden import compare, golden_from_summary, read_golden
 
         only = set(result.selected) if args.only else None
         diffs = compare(read_golden(golden), golden_from_summary(result.summary), only)

@@ -140,9 +140,11 @@ def _table(scenario: Any, metrics: dict[str, Any]) -> str:
 
 def main(args: argparse.Namespace) -> int:
     """Build the scenario, run it, print the metrics; TdxlibError goes to tdxlib.cli (exit 1)."""
+    # the YAML reader: only when this command runs
+    from tdxlib.data import load_yaml
 
-    from tdxlib.data import load_yaml  # the YAML reader: only when this command runs
-    from tdxlib.sim import Scenario, run  # pandas, numpy, simpy: only when this command runs
+    # pandas, numpy, simpy: only when this command runs
+    from tdxlib.sim import Scenario, run
 
     base: dict[str, Any] = {}
     path = None
