@@ -147,6 +147,7 @@ def _locked(path: Path, *, wait: bool = True) -> Iterator[bool]:
     blocks the others.
     """
     try:
+        # fcntl does not exist on Windows
         import fcntl
     except ImportError:
         yield True

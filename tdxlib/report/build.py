@@ -7,7 +7,9 @@ keeps the last good report; the summaries are rewritten from all runs' records a
 
 from __future__ import annotations
 
+import compileall
 import contextlib
+import json
 import os
 import shutil
 import sys
@@ -17,14 +19,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from tdxlib import __version__
+from tdxlib.cache import BUILD_CACHE_ENV
+from tdxlib.data import DATA_DIR
 from tdxlib.errors import ReportError
+from tdxlib.lazy import defer_rfc3987_syntax
 from tdxlib.report import runcache
 from tdxlib.report.config import ReportConfig, Run, load_config, read_notebook_json
-
-if TYPE_CHECKING:
-    from tdxlib.report.renderer import Renderer
+from tdxlib.report.execute import RunError, execute_notebook, kernel_environment, resolve_kernel, run_pipeline
+from tdxlib.report.export import header_html, prune_svg_cache, render_charts
+from tdxlib.report.index import build_summary, git_commit, index_html, summary_markdown
+from tdxlib.report.records import collect_records
+from tdxlib.report.renderer import Renderer
 
 #: Where the config is looked up when none is given: ./notebooks/reports.yaml, else the checkout's.
 CONFIG_RELPATH = Path("notebooks") / "reports.yaml"
@@ -111,8 +119,6 @@ def compile_tdxlib() -> bool:
     source again: seconds per build. ``compileall`` writes the caches regardless of that variable and
     skips modules whose cache is current; a read-only install just keeps compiling in memory.
     """
-    import compileall
-
     try:
         return bool(compileall.compile_dir(Path(__file__).resolve().parents[1], quiet=2))
     except OSError:
@@ -120,7 +126,6 @@ def compile_tdxlib() -> bool:
 
 
 def _data_hash() -> str:
-    from tdxlib.data import DATA_DIR
 
     return runcache.hash_tree(DATA_DIR)
 
@@ -176,8 +181,6 @@ class _Executed:
 
 def _execute_step(state: RunState, out: Path, kernel: str, timeout: float) -> _Executed:
     """Execute one run into a fresh temporary directory (kernel slot). Raises RunError."""
-    from tdxlib.report.execute import RunError, execute_notebook
-
     run = state.run
     work = Path(tempfile.mkdtemp(prefix=f"{run.name}.", dir=out / ".tmp"))
     executed_path = work / f"{run.name}.ipynb"
@@ -208,11 +211,8 @@ def _finish_step(
 ) -> dict[str, Any]:
     """Render charts and export (both in ``renderer``'s process), then swap the run's reports in;
     returns its new cache record."""
+    # nbformat and jsonschema: only when a notebook is read or written
     import nbformat
-
-    from tdxlib.report.execute import RunError
-    from tdxlib.report.export import header_html, render_charts
-    from tdxlib.report.records import collect_records
 
     run, nb, work = state.run, executed.nb, executed.work
     try:
@@ -255,7 +255,6 @@ def _finish_step(
 
 
 def _params_text(params: dict[str, Any]) -> str:
-    import json
 
     return ", ".join(f"{k}={json.dumps(v)}" for k, v in sorted(params.items())) or "notebook defaults"
 
@@ -287,11 +286,6 @@ def _summary_runs(states: Sequence[RunState]) -> dict[str, dict[str, Any]]:
 
 def write_summaries(out: Path, states: Sequence[RunState], root: Path) -> dict[str, Any]:
     """Write summary.json, summary.md and index.html from the runs' records; return the summary."""
-    import json
-
-    from tdxlib import __version__
-    from tdxlib.report.index import build_summary, git_commit, index_html, summary_markdown
-
     summary = build_summary(_summary_runs(states), __version__, git_commit(root))
     runcache.atomic_write_text(out / "summary.json", json.dumps(summary, indent=1, sort_keys=True) + "\n")
     runcache.atomic_write_text(out / "summary.md", summary_markdown(summary))
@@ -325,14 +319,6 @@ def build(
     states = plan(cfg, out_dir, selected, universe, force, kernel_name)
     todo = [s for s in states if s.action == "execute"]
     if todo:
-        from tdxlib import __version__
-        from tdxlib.cache import BUILD_CACHE_ENV
-        from tdxlib.lazy import defer_rfc3987_syntax
-        from tdxlib.report.execute import kernel_environment, resolve_kernel, run_pipeline
-        from tdxlib.report.export import prune_svg_cache
-        from tdxlib.report.index import git_commit
-        from tdxlib.report.renderer import Renderer
-
         defer_rfc3987_syntax()
         resolved = resolve_kernel(kernel_name)
         compile_tdxlib()

@@ -11,6 +11,7 @@ has a timeout; the kernel's working directory is the notebook's folder (given to
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import sys
@@ -20,7 +21,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from tdxlib.errors import ReportError, TdxlibError
-from tdxlib.report.config import DEFAULT_KERNEL, Run
+from tdxlib.report.config import DEFAULT_KERNEL, Run, read_notebook_json
+from tdxlib.report.params import cell_source
 
 T = TypeVar("T")
 #: Environment the kernels inherit: headless charts rendered by the pipeline, deterministic hashing.
@@ -97,9 +99,6 @@ def _error_line(traceback: list[str]) -> int | None:
 
 def _cell_in_message(run: Run, message: str) -> tuple[tuple[int, int] | None, str]:
     """((number, total), source) of the notebook cell an nbclient timeout message previews, if found."""
-    from tdxlib.report.config import read_notebook_json
-    from tdxlib.report.params import cell_source
-
     try:
         cells = read_notebook_json(run.path)["cells"]
     except TdxlibError:
@@ -119,6 +118,7 @@ def resolve_kernel(name: str) -> str:
     When the default ``tdxlib`` kernelspec is not installed (``make`` installs it), the native
     ``python3`` kernel is used: jupyter_client starts it with ``sys.executable``.
     """
+    # jupyter_client: only when a kernel is resolved
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
     ksm = KernelSpecManager()
@@ -202,6 +202,7 @@ def _papermill(run: Run, output: Path, kernel: str, timeout: float) -> Any:
     notebook itself once its charts are rendered. A failing notebook is still saved to ``output``
     (``raise_for_execution_errors``), with papermill's error banner.
     """
+    # papermill (~2 s of imports): only when a run executes
     from papermill.engines import papermill_engines
     from papermill.execute import prepare_notebook_metadata, raise_for_execution_errors, remove_error_markers
     from papermill.iorw import load_notebook_node, local_file_io_cwd
@@ -238,8 +239,8 @@ def execute_notebook(run: Run, output: Path, kernel: str, timeout: float) -> Any
 
     Raises :class:`RunError` naming the cell and error.
     """
-    import logging
 
+    # nbformat and jsonschema: only when a notebook is read or written
     import nbformat
     from papermill.exceptions import PapermillExecutionError
 
@@ -293,6 +294,7 @@ def run_pipeline(
     the report renderer's process) overlaps with the next kernels. Shows a tqdm bar on a terminal,
     one line per finished item otherwise.
     """
+    # tqdm: only when there is work to show progress for
     from tqdm import tqdm
 
     todo = list(items)

@@ -25,6 +25,7 @@ from typing import Any
 from tdxlib.errors import ReportError
 from tdxlib.report.index import notebook_anchor
 from tdxlib.report.records import RECORD_MIME
+from tdxlib.report.runcache import atomic_write_text
 from tdxlib.workbook.svg import CHART_MIME, vegalite_svg
 
 _TEMPLATE_NAME = "tdxlib_offline.html.j2"
@@ -133,6 +134,7 @@ _WARM_SPEC = {"data": {"values": [{"a": 1}]}, "mark": "bar", "encoding": {"x": {
 def warm_up() -> None:
     """Start vl-convert's engine (~0.7 s on first use) and compile the HTML templates (imports
     nbconvert, mistune, pygments): what the report renderer does before its first request."""
+    # nbformat and jsonschema: only when a notebook is read or written
     import nbformat
 
     svg = vegalite_svg(_WARM_SPEC)
@@ -161,6 +163,7 @@ def cached_svg(
     render = render or vegalite_svg
     if cache_dir is None:
         return render(spec)
+    # vl-convert (a JS engine): only when a chart is drawn
     import vl_convert as vlc
 
     key = hashlib.sha256(
@@ -179,7 +182,6 @@ def cached_svg(
     except OSError:
         pass
     svg = render(spec)
-    from tdxlib.report.runcache import atomic_write_text
 
     atomic_write_text(path, svg)
     return svg
@@ -294,6 +296,7 @@ def _accessible(page: str) -> str:
 
 
 def _new_exporter() -> Any:
+    # nbconvert, jinja2, mistune: only when a page is exported
     from jinja2 import DictLoader
     from nbconvert import HTMLExporter
     from nbconvert.exporters.templateexporter import TemplateExporter

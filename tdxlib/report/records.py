@@ -49,6 +49,7 @@ def _emit(payload: dict[str, Any]) -> None:
     """Remember ``payload`` and, inside IPython, display it as a record output."""
     _recorded.append(payload)
     try:
+        # IPython: only inside a kernel
         from IPython import get_ipython
         from IPython.display import display
     except ImportError:  # plain Python: the in-process list is all there is

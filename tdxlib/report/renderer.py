@@ -33,6 +33,8 @@ from typing import IO, Any
 from xml.sax.saxutils import escape
 
 from tdxlib.errors import ReportError
+from tdxlib.report.export import export_html, warm_up
+from tdxlib.workbook.svg import vegalite_svg
 
 #: The helper's fontconfig file: one font folder, left empty (see the module doc).
 FONTCONFIG = """<?xml version="1.0"?>
@@ -120,12 +122,11 @@ class Renderer:
 
 
 def _answer(request: dict[str, Any]) -> dict[str, str]:
-    from tdxlib.report.export import export_html
-    from tdxlib.workbook.svg import vegalite_svg
 
     try:
         if "svg" in request:
             return {"ok": vegalite_svg(request["svg"])}
+        # nbformat and jsonschema: only when a notebook is read or written
         import nbformat
 
         # the exporter validates the notebook (once): reading it need not validate it as well
@@ -140,8 +141,6 @@ def _answer(request: dict[str, Any]) -> dict[str, str]:
 def main() -> int:
     """The helper: warm vl-convert and the exporter up, then answer one request per line until the
     input closes."""
-    from tdxlib.report.export import warm_up
-
     warm_up()  # now, not on the build's first chart and first page
     gc.freeze()  # what is loaded now lives as long as the helper: keep it out of every full collection
     out = sys.stdout.buffer
