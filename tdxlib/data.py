@@ -1,8 +1,12 @@
-"""Where tdxlib's facts live (``data/``) and a safe YAML reader that remembers line numbers.
+"""Where tdxlib's facts live (``data/``) and the one YAML reader for every file tdxlib reads.
 
 Facts are data, not code: every layout, status code, VMM profile and proposal is a YAML file under
-``data/``. Errors in those files must name the file and the line, so the loader keeps, for every
-mapping it builds, the line of each key.
+``data/``, and users hand tdxlib their own (scenarios, proposals, reports.yaml). Errors in those files
+must name the file and the line, so the loader keeps, for every mapping it builds, the line of each
+key. The reader is safe (no Python objects, ever) and bounded: a file over :data:`MAX_YAML_BYTES`, a
+document whose aliases expand past :data:`MAX_YAML_NODES` nodes, or a value YAML cannot build (a
+13th month, a 5,000-digit integer) is a :class:`~tdxlib.errors.DataError` naming file and line, never
+a traceback or a machine out of memory.
 """
 
 from __future__ import annotations
@@ -13,6 +17,12 @@ from typing import Any
 import yaml
 
 from tdxlib.errors import DataError
+
+#: The largest YAML file tdxlib reads (the biggest shipped file is a few KiB).
+MAX_YAML_BYTES = 4 * 1024 * 1024
+#: The most nodes a YAML document may have once every alias is expanded (a few anchors reused a few
+#: times are fine; an "alias bomb" that expands to millions of nodes is refused before anything walks it).
+MAX_YAML_NODES = 100_000
 
 #: ``data/`` beside the package (editable install / checkout), or the copy bundled into a wheel.
 DATA_DIR: Path = next(
@@ -59,7 +69,55 @@ _SafeBase: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class _LineLoader(_SafeBase):  # type: ignore[valid-type,misc]  # a safe loader either way
-    """Safe loader that builds LineDict/LineList (no arbitrary objects, ever)."""
+    """Safe loader that builds LineDict/LineList (no arbitrary objects, ever), refuses documents that
+    expand past MAX_YAML_NODES, and turns a value YAML cannot construct into a DataError with its line."""
+
+    def get_single_data(self) -> Any:
+        node = self.get_single_node()
+        if node is None:
+            return None
+        _check_expansion(node)
+        return self.construct_document(node)
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        except (ValueError, TypeError, OverflowError, KeyError, RecursionError) as exc:
+            value = node.value if isinstance(node, yaml.ScalarNode) else node.tag
+            shown = value if len(str(value)) <= 40 else f"{str(value)[:37]}..."
+            reason = str(exc) if not isinstance(exc, KeyError) else "not a value of that type"
+            raise DataError(
+                f"cannot read {shown!r} as {node.tag.rsplit(':', 1)[-1]}: {reason}",
+                line=node.start_mark.line + 1,
+            ) from None
+
+
+def _check_expansion(root: yaml.Node) -> None:
+    """Refuse a document that expands (aliases counted each time they are used) past MAX_YAML_NODES."""
+    sizes: dict[int, int] = {}
+
+    def size(node: yaml.Node, depth: int) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if depth > 1000:  # deeper than any file of ours; libyaml refuses far earlier
+            raise DataError("the document is nested too deeply", line=node.start_mark.line + 1)
+        sizes[key] = 0  # a node reached again while being sized is recursive: PyYAML refuses those later
+        total = 1
+        if isinstance(node, yaml.MappingNode):
+            total += sum(size(k, depth + 1) + size(v, depth + 1) for k, v in node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            total += sum(size(child, depth + 1) for child in node.value)
+        if total > MAX_YAML_NODES:
+            raise DataError(
+                f"the document expands to more than {MAX_YAML_NODES:,} nodes once its aliases are "
+                "expanded (an anchor reused too often); write the values out or reuse them less",
+                line=node.start_mark.line + 1,
+            )
+        sizes[key] = total
+        return total
+
+    size(root, 0)
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineDict:
@@ -92,7 +150,12 @@ _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _co
 
 
 def load_yaml_text(text: str, path: object = "<string>") -> Any:
-    """Parse YAML text safely; syntax errors become DataError naming ``path`` and the line."""
+    """Parse YAML text safely; every error (syntax, size, expansion, a value YAML cannot build) is a
+    DataError naming ``path`` and the line."""
+    if len(text) > MAX_YAML_BYTES:
+        raise DataError(
+            f"is larger than {MAX_YAML_BYTES // (1024 * 1024)} MiB, the limit for a YAML file", path
+        )
     try:
         return yaml.load(text, Loader=_LineLoader)  # _LineLoader is a SafeLoader
     except DataError as exc:
@@ -103,18 +166,38 @@ def load_yaml_text(text: str, path: object = "<string>") -> Any:
         raise DataError(f"YAML syntax error: {exc.problem or exc}", path, line) from None
     except yaml.YAMLError as exc:
         raise DataError(f"YAML error: {exc}", path) from None
+    except RecursionError:
+        raise DataError("the document is nested too deeply", path) from None
+
+
+def read_text(path: str | Path, *, limit: int = MAX_YAML_BYTES, what: str = "file") -> str:
+    """A text file tdxlib reads: at most ``limit`` bytes, UTF-8; every failure a DataError naming the
+    file (missing, a directory, unreadable, too large, not UTF-8 with the line of the first bad byte)."""
+    p = Path(path)
+    try:
+        with p.open("rb") as f:
+            raw = f.read(limit + 1)
+    except FileNotFoundError:
+        raise DataError(f"{what} not found", p) from None
+    except IsADirectoryError:
+        raise DataError(f"is a directory, not a {what}", p) from None
+    except OSError as exc:
+        raise DataError(f"cannot read the {what}: {exc.strerror or exc}", p) from None
+    if len(raw) > limit:
+        raise DataError(
+            f"is larger than {limit // (1024 * 1024)} MiB, the limit for a {what} tdxlib reads", p
+        )
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise DataError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", p, line) from None
 
 
 def load_yaml(path: str | Path) -> Any:
     """Read a YAML file safely, with line numbers kept (see LineDict) and errors naming the file."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DataError("file not found", p) from None
-    except UnicodeDecodeError as exc:
-        raise DataError(f"not UTF-8 text ({exc.reason})", p) from None
-    return load_yaml_text(text, p)
+    return load_yaml_text(read_text(p), p)
 
 
 def data_path(*parts: str) -> Path:
