@@ -22,10 +22,11 @@ import hashlib
 import json
 import os
 import pickle
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar, cast
+
+from tdxlib import files
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -131,38 +132,16 @@ def load(path: Path) -> tuple[bool, Any]:
 
 
 def store(path: Path, value: Any) -> None:
-    """Write ``value`` to ``path`` atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "wb") as f:
-        pickle.dump(value, f)
-    os.replace(tmp, path)  # atomic: a concurrent reader sees the old or the whole new file
+    """Write ``value`` to ``path`` atomically (a concurrent reader sees nothing or the whole value)."""
+    files.atomic_write_bytes(path, pickle.dumps(value))
 
 
 @contextlib.contextmanager
 def _locked(path: Path, *, wait: bool = True) -> Iterator[bool]:
-    """Hold the lock of the value at ``path``; yields False (holding nothing) when ``wait`` is false
-    and another process holds it. Where ``fcntl`` is missing, nothing is locked: at worst two kernels
-    compute the same value. The lock goes with its holder's process, so a crashed kernel never
-    blocks the others.
-    """
-    try:
-        # fcntl does not exist on Windows
-        import fcntl
-    except ImportError:
-        yield True
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.with_suffix(".lock").open("a") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    """Hold the lock of the value at ``path`` (see :func:`tdxlib.files.lock`): at worst, where locks
+    do not exist, two kernels compute the same value."""
+    with files.lock(path.with_suffix(".lock"), wait=wait) as mine:
+        yield mine
 
 
 def _shared_at(path: Path, compute: Callable[[], T], *, wait: bool = True) -> tuple[bool, T | None]:

@@ -32,18 +32,26 @@ class MatrixMisuse(MatrixError):
 
 
 class DataError(TdxlibError):
-    """A data file (layout, profile, proposal, capture) is missing or malformed; names file and line."""
+    """A data file (layout, profile, proposal, capture) is missing or malformed; names file, line and,
+    where known, the field (``annotations[2].anchor``)."""
 
-    def __init__(self, message: str, path: object = None, line: int | None = None) -> None:
+    def __init__(
+        self, message: str, path: object = None, line: int | None = None, field: str | None = None
+    ) -> None:
         self.message = message
         self.path = path
         self.line = line
+        self.field = field
         where = ""
         if path is not None:
             where = f"{path}"
             if line is not None:
                 where += f":{line}"
             where += ": "
+        elif line is not None:
+            where = f"line {line}: "
+        if field:
+            where += f"{field}: "
         super().__init__(f"{where}{message}")
 
 
@@ -65,10 +73,7 @@ class ProposalError(DataError):
     def __init__(
         self, message: str, path: object = None, line: int | None = None, field: str | None = None
     ) -> None:
-        self.field = field
-        if field:
-            message = f"{field}: {message}"
-        super().__init__(message, path, line)
+        super().__init__(message, path, line, field)
 
 
 class ReportError(TdxlibError):

@@ -25,6 +25,7 @@ from tdxlib import __version__
 from tdxlib.cache import BUILD_CACHE_ENV
 from tdxlib.data import DATA_DIR
 from tdxlib.errors import ReportError
+from tdxlib.files import atomic_write_text
 from tdxlib.lazy import defer_rfc3987_syntax
 from tdxlib.report import runcache
 from tdxlib.report.config import ReportConfig, Run, load_config, read_notebook_json
@@ -287,9 +288,9 @@ def _summary_runs(states: Sequence[RunState]) -> dict[str, dict[str, Any]]:
 def write_summaries(out: Path, states: Sequence[RunState], root: Path) -> dict[str, Any]:
     """Write summary.json, summary.md and index.html from the runs' records; return the summary."""
     summary = build_summary(_summary_runs(states), __version__, git_commit(root))
-    runcache.atomic_write_text(out / "summary.json", json.dumps(summary, indent=1, sort_keys=True) + "\n")
-    runcache.atomic_write_text(out / "summary.md", summary_markdown(summary))
-    runcache.atomic_write_text(out / "index.html", index_html(summary))
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=1, sort_keys=True) + "\n")
+    atomic_write_text(out / "summary.md", summary_markdown(summary))
+    atomic_write_text(out / "index.html", index_html(summary))
     return summary
 
 

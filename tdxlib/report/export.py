@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from tdxlib.errors import ReportError
+from tdxlib.files import atomic_write_text
 from tdxlib.report.index import notebook_anchor
 from tdxlib.report.records import RECORD_MIME
-from tdxlib.report.runcache import atomic_write_text
 from tdxlib.workbook.svg import CHART_MIME, vegalite_svg
 
 _TEMPLATE_NAME = "tdxlib_offline.html.j2"

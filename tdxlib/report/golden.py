@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tdxlib.errors import DataError
-from tdxlib.report.runcache import atomic_write_text
+from tdxlib.files import atomic_write_text
 
 GOLDEN_SCHEMA = 1
 

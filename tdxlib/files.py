@@ -1,0 +1,108 @@
+"""One way to write files: beside the target, then rename; and one way to lock a folder between processes.
+
+Whatever tdxlib writes (a report, a summary, a capture, a proposal template, a cached value) is
+written to a temporary file or folder in the target's own directory and moved into place with
+``os.replace``, so a reader, a crash or a full disk never leaves half a file where a good one was.
+:func:`lock` serialises processes that write into the same folder (two builds into one ``--out``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+__all__ = ["atomic_write_bytes", "atomic_write_text", "lock", "replace_dir", "temp_dir_beside"]
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o666) -> None:
+    """Write ``data`` to ``path`` through a temporary sibling and ``os.replace`` (readable by all, as
+    a plain ``open(path, "w")`` would make it under the umask)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, mode & ~_umask())  # mkstemp makes 0600
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> bool:
+    """Write ``text`` (UTF-8) to ``path`` atomically; False (nothing written) when it is unchanged."""
+    path = Path(path)
+    try:
+        if path.read_text(encoding="utf-8") == text:
+            return False
+    except (OSError, UnicodeDecodeError):
+        pass
+    atomic_write_bytes(path, text.encode("utf-8"))
+    return True
+
+
+def temp_dir_beside(target: Path) -> Path:
+    """A new empty folder next to ``target`` (same file system, so it can be renamed into place)."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.tmp-"))
+
+
+def replace_dir(tmp: Path, target: Path) -> None:
+    """Move the finished folder ``tmp`` to ``target``, replacing an existing folder there.
+
+    The old folder is first renamed aside (within the same directory), then the new one renamed in,
+    then the old one removed: at every moment ``target`` is either the whole old or the whole new
+    folder. The caller decides whether the old folder may be replaced (see its own checks).
+    """
+    tmp, target = Path(tmp), Path(target)
+    old = None
+    if target.exists() or target.is_symlink():
+        old = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.old-"))
+        os.replace(target, old / "x")
+    try:
+        os.replace(tmp, target)
+    except BaseException:
+        if old is not None:
+            os.replace(old / "x", target)
+            shutil.rmtree(old, ignore_errors=True)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def lock(path: Path, *, wait: bool = True) -> Iterator[bool]:
+    """Hold an exclusive lock on the file ``path`` (created if missing); yields False, holding nothing,
+    when ``wait`` is false and another process holds it. The lock goes with its holder's process, so a
+    crashed holder never blocks the others. Where ``fcntl`` is missing (Windows) nothing is locked.
+    """
+    try:
+        # fcntl does not exist on Windows
+        import fcntl
+    except ImportError:
+        yield True
+        return
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as held:
+        try:
+            fcntl.flock(held, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(held, fcntl.LOCK_UN)
