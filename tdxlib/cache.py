@@ -65,6 +65,13 @@ def memo(
     return decorate
 
 
+def register(clearable: T) -> T:
+    """Add a cache kept some other way (an object with ``cache_clear()`` and ``cache_info()``, e.g. the
+    constants a module copies into its namespace on first use) to those :func:`clear_all` empties."""
+    _MEMOS.append(clearable)
+    return clearable
+
+
 def memos() -> list[Any]:
     """The registered memos (each with ``cache_info()`` and ``cache_clear()``), for inspection."""
     return list(_MEMOS)

@@ -118,6 +118,23 @@ def test_memo_is_registered_and_cleared_by_clear_all() -> None:
     assert calls == [3, 3]
 
 
+def test_a_registered_cache_is_cleared_by_clear_all() -> None:
+    class Store:
+        def __init__(self) -> None:
+            self.values = {"a": 1}
+
+        def cache_clear(self) -> None:
+            self.values.clear()
+
+        def cache_info(self) -> int:
+            return len(self.values)
+
+    store = buildcache.register(Store())
+    assert any(m is store for m in buildcache.memos())
+    buildcache.clear_all()
+    assert store.values == {}
+
+
 def test_memo_copy_hands_each_caller_its_own_value() -> None:
     @buildcache.memo(copy=list)
     def values() -> list[int]:

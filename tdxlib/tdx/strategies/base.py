@@ -205,6 +205,8 @@ class NotifyStrategy:
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             default = f.default if f.default is not dataclasses.MISSING else None
+            if f.default_factory is not dataclasses.MISSING:  # a default read from data on first use
+                default = f.default_factory()
             if value != default:
                 shown = value.label() if isinstance(value, NotifyStrategy) else value
                 diffs.append(f"{f.name}={shown}")

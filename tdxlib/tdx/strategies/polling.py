@@ -19,15 +19,20 @@ from __future__ import annotations
 
 import errno
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
 from tdxlib.errors import ValidationError
 from tdxlib.kernel.jiffies import JiffyClock, msleep_timeout, wheel_level
-from tdxlib.tdx.ghci import GET_QUOTE_TIMEOUT_S
+from tdxlib.tdx.ghci.facts import constants
 from tdxlib.tdx.strategies.base import NotifyStrategy
 
 __all__ = ["PollOutcome", "Polling"]
+
+
+def _getquote_timeout_s() -> float:
+    """The merged driver's ``getquote_timeout`` (data/ghci/get_quote.yaml), read on first use."""
+    return float(constants().GET_QUOTE_TIMEOUT_S)
 
 
 @dataclass(frozen=True)
@@ -61,7 +66,7 @@ class Polling(NotifyStrategy):
     uses_interrupt: ClassVar[bool] = False
 
     interval_ms: int = 1000  # MSEC_PER_SEC in wait_for_quote_completion()
-    timeout_s: float | None = float(GET_QUOTE_TIMEOUT_S)  # getquote_timeout = 30 (data/ghci/get_quote.yaml)
+    timeout_s: float | None = field(default_factory=_getquote_timeout_s)  # getquote_timeout = 30
     iterations: int | None = None
     status_check: bool = True
     serialized: bool = True

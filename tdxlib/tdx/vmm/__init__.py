@@ -359,7 +359,7 @@ class Vmm:
         rng: np.random.Generator,
         *,
         apic_ids: Sequence[int] | None = None,
-        shared_bit: int = ghci.SHARED_BIT_DEFAULT,
+        shared_bit: int | None = None,
     ) -> None:
         if not isinstance(profile, VmmProfile):
             raise ValidationError("profile", type(profile).__name__, "a VmmProfile (see load_profile)")
@@ -368,7 +368,8 @@ class Vmm:
         self.profile = profile
         self.rng = rng
         self.apic_ids: tuple[int, ...] | None = tuple(apic_ids) if apic_ids is not None else None
-        self.shared_bit = shared_bit
+        #: The GPA bit of shared memory the VMM checks (default: data/ghci's, bit 51).
+        self.shared_bit: int = ghci.SHARED_BIT_DEFAULT if shared_bit is None else shared_bit
         #: The registration, as QEMU keeps it: unset (None) until a valid call, overwritten by later ones.
         self.registered_vector: int | None = None
         self.registered_apic_id: int | None = None

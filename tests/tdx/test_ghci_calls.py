@@ -1,18 +1,10 @@
-"""tdxlib.tdx.ghci: constants from data, the GetQuote buffer in bytes, boundary checks and errors."""
+"""tdxlib.tdx.ghci.calls: request records, status names, boundary checks and their errors."""
 
 from __future__ import annotations
 
-import shutil
-import struct
-from pathlib import Path
-
 import pytest
-import yaml
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
-from tdxlib.data import data_path
-from tdxlib.errors import DataError, GhciError, TdxlibError, ValidationError
+from tdxlib.errors import GhciError, ValidationError
 from tdxlib.tdx import ghci
 
 SHARED = 1 << 51
@@ -28,27 +20,7 @@ def _buffer(size: int = 4096, in_len: int = 1024, **header: int) -> bytes:
     return qb.to_bytes(size)
 
 
-# --- constants come from the data, with the values the kernel and QEMU use --------------------------
-
-
-def test_module_constants_equal_the_yaml_read_independently() -> None:
-    raw = yaml.safe_load(data_path("ghci", "leaves.yaml").read_text())
-    for leaf in raw["leaves"].values():
-        assert getattr(ghci, leaf["constant"]) == leaf["leaf"]
-    status = yaml.safe_load(data_path("ghci", "status.yaml").read_text())
-    for item in status["tdvmcall"] + status["get_quote"]:
-        assert getattr(ghci, item["constant"]) == item["value"]
-
-
-def test_values_that_other_modules_rely_on() -> None:
-    # Cross-checked against QEMU tdx.h / tdx-quote-generator.h and Linux shared/tdx.h (see data/ghci).
-    assert ghci.TDVMCALL_GET_QUOTE == 0x10002
-    assert ghci.TDVMCALL_SETUP_EVENT_NOTIFY_INTERRUPT == 0x10004
-    assert ghci.TDVMCALL_STATUS_INVALID_OPERAND == 1 << 63
-    assert ghci.GET_QUOTE_IN_FLIGHT == (1 << 64) - 1
-    assert (ghci.EVENT_NOTIFY_VECTOR_MIN, ghci.EVENT_NOTIFY_VECTOR_MAX) == (32, 255)
-    assert ghci.GET_QUOTE_MAX_BUF_LEN == 128 * 1024
-    assert ghci.GET_QUOTE_MAX_IN_FLIGHT == 16
+# --- status names and shared GPAs ----------------------------------------------------------------------
 
 
 def test_status_names_are_distinct_per_table_and_round_trip() -> None:
@@ -68,121 +40,12 @@ def test_status_names_are_distinct_per_table_and_round_trip() -> None:
         ghci.status_name(-1)
 
 
-def test_every_leaf_and_status_cites_a_defined_source() -> None:
-    for leaf in ghci.LEAVES.values():
-        assert leaf.sources and set(leaf.sources) <= set(ghci.FACTS.sources)
-    for sc in [*ghci.TDVMCALL_STATUS.values(), *ghci.GET_QUOTE_STATUS.values()]:
-        assert sc.sources and set(sc.sources) <= set(ghci.FACTS.sources)
-
-
 def test_shared_bit_by_gpa_width() -> None:
     assert ghci.shared_bit_for_gpaw(52) == 51
     assert ghci.shared_bit_for_gpaw(48) == 47
     with pytest.raises(ValidationError, match="46"):
         ghci.shared_bit_for_gpaw(46)
     assert ghci.shared_gpa(0x1000) == 0x1000 | SHARED
-
-
-# --- broken data files ---------------------------------------------------------------------------------
-
-
-def _copy_facts(tmp_path: Path) -> Path:
-    d = tmp_path / "ghci"
-    shutil.copytree(data_path("ghci"), d)
-    return d
-
-
-def test_undefined_source_is_a_data_error_with_file_and_line(tmp_path: Path) -> None:
-    d = _copy_facts(tmp_path)
-    p = d / "leaves.yaml"
-    text = p.read_text().replace(
-        "sources: [linux-shared-tdx-h, kvm-tdx-c]", "sources: [linux-shared-tdx-h, no-such-source]"
-    )
-    p.write_text(text)
-    line = next(i for i, s in enumerate(text.splitlines(), 1) if "no-such-source" in s)
-    with pytest.raises(DataError) as exc:
-        ghci.load_facts(d)
-    assert exc.value.path == p and exc.value.line == line and "no-such-source" in str(exc.value)
-
-
-def test_header_gap_is_a_data_error(tmp_path: Path) -> None:
-    d = _copy_facts(tmp_path)
-    p = d / "get_quote.yaml"
-    p.write_text(p.read_text().replace("offset: 16", "offset: 17"))
-    with pytest.raises(DataError, match="gap"):
-        ghci.load_facts(d)
-
-
-# --- the GetQuote buffer -------------------------------------------------------------------------------
-
-
-def test_header_layout_is_the_kernel_struct() -> None:
-    qb = ghci.QuoteBuffer(version=1, status=ghci.GET_QUOTE_IN_FLIGHT, in_len=1024, out_len=7, data=b"xyz")
-    raw = qb.to_bytes(4096)
-    assert len(raw) == 4096
-    # struct tdx_quote_buf: u64 version @0, u64 status @8, u32 in_len @16, u32 out_len @20, data @24
-    assert struct.unpack_from("<QQII", raw) == (1, (1 << 64) - 1, 1024, 7)
-    assert raw[24:27] == b"xyz" and raw[27:] == bytes(4096 - 27)
-
-
-def test_request_then_completion_as_the_vmm_writes_it() -> None:
-    report = bytes(range(256)) * 4
-    qb = ghci.QuoteBuffer.request(report)
-    assert (qb.version, qb.status, qb.in_len, qb.out_len) == (1, 0, 1024, 0)
-    assert qb.message() == report
-    done = qb.completed(ghci.GET_QUOTE_SUCCESS, b"Q" * 10)
-    assert done.quote() == b"Q" * 10 and done.out_len == 10 and not done.in_flight
-    failed = qb.completed(ghci.GET_QUOTE_ERROR)
-    assert failed.status == ghci.GET_QUOTE_ERROR and failed.out_len == 0
-
-
-def test_short_buffer_names_its_size() -> None:
-    with pytest.raises(ValidationError, match=r"length = 23 .*>= 24"):
-        ghci.QuoteBuffer.from_bytes(bytes(23))
-    with pytest.raises(ValidationError):
-        ghci.QuoteBuffer.from_bytes("not bytes")  # type: ignore[arg-type]
-
-
-def test_to_bytes_refuses_a_size_that_cuts_the_data() -> None:
-    qb = ghci.QuoteBuffer.request(bytes(1024))
-    with pytest.raises(ValidationError, match=r">= 1048"):
-        qb.to_bytes(1000)
-
-
-def test_field_ranges_are_checked() -> None:
-    with pytest.raises(ValidationError, match="in_len"):
-        ghci.QuoteBuffer(in_len=1 << 32)
-    with pytest.raises(ValidationError, match="status"):
-        ghci.QuoteBuffer(status=-1)
-    with pytest.raises(ValidationError, match="out_len"):
-        ghci.QuoteBuffer(out_len=5, data=b"ab").quote()
-
-
-headers = st.builds(
-    ghci.QuoteBuffer,
-    version=st.integers(0, (1 << 64) - 1),
-    status=st.integers(0, (1 << 64) - 1),
-    in_len=st.integers(0, (1 << 32) - 1),
-    out_len=st.integers(0, (1 << 32) - 1),
-    data=st.binary(max_size=512),
-)
-
-
-@settings(max_examples=300, deadline=None)
-@given(headers)
-def test_any_valid_header_and_data_round_trip(qb: ghci.QuoteBuffer) -> None:
-    assert ghci.QuoteBuffer.from_bytes(qb.to_bytes()) == qb
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.binary(max_size=200))
-def test_garbage_decodes_or_raises_a_tdxlib_error(raw: bytes) -> None:
-    try:
-        qb = ghci.QuoteBuffer.from_bytes(raw)
-    except TdxlibError:
-        assert len(raw) < 24
-        return
-    assert qb.to_bytes(len(raw)) == raw
 
 
 # --- records -------------------------------------------------------------------------------------------
@@ -303,6 +166,15 @@ def test_leak_guard_is_opt_in() -> None:
     call = ghci.GetQuote(GPA, 4096)
     assert ghci.check_get_quote(call, dirty) == ghci.TDVMCALL_STATUS_SUCCESS  # QEMU as read
     assert ghci.check_get_quote(call, dirty, leak_guard=True) == ghci.TDVMCALL_STATUS_INVALID_OPERAND
+
+
+def test_the_check_memo_tells_an_int_from_a_float() -> None:
+    call = ghci.GetQuote(GPA, 4096)
+    assert ghci.check_get_quote(call, shared_bit=51) == ghci.TDVMCALL_STATUS_SUCCESS
+    with pytest.raises(ValidationError, match="shared bit"):
+        ghci.check_get_quote(call, shared_bit=51.0)  # type: ignore[arg-type]  # equal key, other type
+    with pytest.raises(ValidationError, match="shared bit"):
+        ghci.check_get_quote(call, shared_bit=True)  # type: ignore[arg-type]
 
 
 def test_bad_check_parameters_are_validation_errors() -> None:
