@@ -1,18 +1,10 @@
-"""A TD guest: vCPUs with APIC IDs, CPU hotplug, per-CPU vector tables and device IRQ load.
+"""A TD guest: vCPUs with APIC IDs, per-CPU vector tables, device IRQ load and interrupt delivery.
 
 The guest owns an :class:`~tdxlib.kernel.matrix.IrqMatrix` booted from a
-:mod:`tdxlib.kernel.vectors` layout and
-the per-CPU ``vector_irq`` tables that ``common_interrupt()`` consults. Behaviour follows the kernel:
-
-- offlining a CPU is refused when ``irq_matrix_allocated(cpu) > irq_matrix_available(cpudown)``
-  (``lapic_can_unplug_cpu()``, arch/x86/kernel/apic/vector.c); the BSP cannot go offline (x86 since 6.3);
-- on offline every non-managed IRQ of that CPU migrates (``migrate_one_irq()``, kernel/irq/cpuhotplug.c):
-  a vector is allocated on an online CPU of its affinity — or of all online CPUs when none is left
-  (affinity broken) — and the old vector is freed at once because its CPU is already out of the online
-  mask (``apic_update_vector()``). ``IRQF_NOBALANCING`` does not stop this. Managed IRQs whose affinity
-  has no online CPU are shut down and restarted when a CPU of their mask comes back;
-- an interrupt on a CPU whose table has no handler for the vector is *spurious* ("No irq handler for
-  vector", arch/x86/kernel/irq.c); system vectors (the IDT's ``system_vectors``) are the same on every CPU.
+:mod:`tdxlib.kernel.vectors` layout and the per-CPU ``vector_irq`` tables that ``common_interrupt()``
+consults. An interrupt on a CPU whose table has no handler for the vector is *spurious* ("No irq handler
+for vector", arch/x86/kernel/irq.c); system vectors (the IDT's ``system_vectors``) are the same on every
+CPU. CPU hotplug and the IRQ migration it forces are :mod:`tdxlib.tdx.cpuhotplug`.
 """
 
 from __future__ import annotations
@@ -25,7 +17,15 @@ from typing import TYPE_CHECKING, Literal, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from tdxlib.errors import MatrixError, ValidationError
+from tdxlib.errors import ValidationError
+from tdxlib.kernel.vectors import load_layout
+from tdxlib.tdx.cpuhotplug import (
+    Migration,
+    OfflineResult,
+    irq_affinity_online_cpu,
+    lapic_can_unplug_cpu,
+    native_cpu_disable,
+)
 
 if TYPE_CHECKING:
     from tdxlib.kernel.matrix import IrqMatrix
@@ -70,27 +70,6 @@ class Irq:
     handler: Handler = _noop_handler
     shutdown: bool = False
     migrations: int = 0
-
-
-class Migration(NamedTuple):
-    """An IRQ moved off a CPU that went offline (old and new vector/CPU)."""
-
-    irq: Irq
-    old_cpu: int
-    old_vector: int
-    new_cpu: int
-    new_vector: int
-    affinity_broken: bool
-
-
-class OfflineResult(NamedTuple):
-    """What ``cpu_offline`` did: refused or not, IRQs moved, managed IRQs shut down, IRQs left stranded."""
-
-    ok: bool
-    migrations: list[Migration]
-    shutdown: list[Irq]
-    failed: list[Irq]
-    reason: str
 
 
 class Delivery(NamedTuple):
@@ -168,8 +147,6 @@ class TdGuest:
         for what, value in (("device_irqs", device_irqs), ("managed_queues", managed_queues)):
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 0:
                 raise ValidationError(what, value, "an integer >= 0")
-        from tdxlib.kernel.vectors import load_layout
-
         self.ncpus = int(ncpus)
         self.layout: VectorLayout = load_layout(layout) if isinstance(layout, str) else layout
         self.apic_ids: tuple[int, ...] = make_apic_ids(self.ncpus, apic_ids)
@@ -420,85 +397,11 @@ class TdGuest:
 
     def can_unplug(self, cpu: int) -> bool:
         """``lapic_can_unplug_cpu()``: enough vectors elsewhere for this CPU's non-managed ones."""
-        cpu = self._check_cpu(cpu)
-        tomove = self.matrix.allocated(cpu)
-        avl = self.matrix.available(cpudown_cpu=cpu)
-        return avl >= tomove
+        return lapic_can_unplug_cpu(self, self._check_cpu(cpu))
 
     def cpu_offline(self, cpu: int) -> OfflineResult:
         """Take ``cpu`` offline as ``native_cpu_disable()`` does; refused (counted) when vectors lack."""
-        cpu = self._check_cpu(cpu)
-        if cpu == self.bsp:
-            raise ValidationError("cpu", cpu, "a non-BSP CPU (x86 cannot offline CPU 0 since Linux 6.3)")
-        if not self._online[cpu]:
-            raise ValidationError("cpu", cpu, "an online CPU (it is already offline)")
-        if np.count_nonzero(self._online) == 1:
-            raise ValidationError("cpu", cpu, "not the last online CPU")
-        if not self.can_unplug(cpu):
-            self.counters.offline_refused += 1
-            reason = (
-                f"CPU {cpu} has {self.matrix.allocated(cpu)} vectors, "
-                f"{self.matrix.available(cpudown_cpu=cpu)} available. Cannot disable CPU"
-            )
-            return OfflineResult(False, [], [], [], reason)
-        self._set_online(cpu, False)  # set_cpu_online(cpu, false) precedes fixup_irqs()
-        migrations: list[Migration] = []
-        shutdown: list[Irq] = []
-        failed: list[Irq] = []
-        # per affinity, worked out once: the online CPUs do not change during the loop
-        targets: dict[frozenset[int] | None, tuple[_Target, bool]] = {}
-
-        def target(aff: frozenset[int] | None) -> tuple[_Target, bool]:
-            """(what to allocate on, whether no CPU of ``aff`` is left online) for ``aff``."""
-            hit = targets.get(aff)
-            if hit is None:
-                mask = self._alloc_target(aff, exclude=cpu)
-                hit = targets[aff] = (
-                    mask,
-                    not (len(mask) if isinstance(mask, list) else np.count_nonzero(mask)),
-                )
-            return hit
-
-        for irq in sorted(self._irqs_on[cpu], key=lambda i: i.irq):
-            if irq.managed and (irq.affinity is None or not any(self._online[c] for c in irq.affinity)):
-                self._detach(irq)
-                self.matrix.free(cpu, irq.vector, True)
-                irq.shutdown = True
-                shutdown.append(irq)
-                self._managed_down.append(irq)
-                continue
-            mask, broken = target(irq.affinity)
-            if broken:
-                mask = target(None)[0]
-            try:
-                bit, new_cpu = (
-                    self.matrix.alloc_managed(mask) if irq.managed else self.matrix.alloc(mask, False)
-                )
-            except MatrixError:
-                if not broken:
-                    try:
-                        bit, new_cpu = self.matrix.alloc(target(None)[0], False)
-                        broken = True
-                    except MatrixError:
-                        self.counters.migration_failures += 1
-                        failed.append(irq)
-                        continue
-                else:
-                    self.counters.migration_failures += 1
-                    failed.append(irq)
-                    continue
-            old_vector = irq.vector
-            self._detach(irq)
-            self.matrix.free(cpu, old_vector, irq.managed)
-            self._attach(irq, new_cpu, bit)
-            irq.migrations += 1
-            if broken:
-                irq.affinity = None
-            migrations.append(Migration(irq, cpu, old_vector, new_cpu, bit, broken))
-        self.matrix.offline(cpu)
-        self.counters.offline_ok += 1
-        self.counters.migrations += len(migrations)
-        return OfflineResult(True, migrations, shutdown, failed, "")
+        return native_cpu_disable(self, cpu)
 
     def cpu_online(self, cpu: int) -> list[Irq]:
         """Bring ``cpu`` back; restarts managed IRQs whose mask it is in (``irq_affinity_online_cpu``)."""
@@ -508,15 +411,7 @@ class TdGuest:
         self.matrix.online(cpu)
         self._set_online(cpu, True)
         self.counters.online += 1
-        restarted = []
-        for irq in [i for i in self._managed_down if i.affinity is not None and cpu in i.affinity]:
-            self._managed_down.remove(irq)
-            if irq.shutdown:
-                aff = irq.affinity or frozenset()
-                bit, new_cpu = self.matrix.alloc_managed([c for c in sorted(aff) if self._online[c]])
-                self._attach(irq, new_cpu, bit)
-                restarted.append(irq)
-        return restarted
+        return irq_affinity_online_cpu(self, cpu)
 
     # ------------------------------------------------------------------ interrupts
 
