@@ -37,6 +37,7 @@ from tdxlib.argument.proposals import suites as suite_mod
 from tdxlib.argument.proposals.load import builtin_ids, resolve
 from tdxlib.argument.proposals.schema import Proposal
 from tdxlib.argument.proposals.suites import Suite
+from tdxlib.argument.verdicts import RUN_VERDICTS
 from tdxlib.cache import active as buildcache_active
 from tdxlib.cache import shared_each
 from tdxlib.errors import ValidationError
@@ -55,17 +56,8 @@ __all__ = [
     "worst",
 ]
 
-#: Verdicts, worst first.
-VERDICTS: tuple[str, ...] = (
-    "loses notifications",
-    "hangs",
-    "times out",
-    "fails",
-    "refuses CPU offline",
-    "wastes vectors",
-    "slow",
-    "ok",
-)
+#: Verdicts, worst first (defined with the claims' verdicts in :mod:`tdxlib.argument.verdicts`).
+VERDICTS: tuple[str, ...] = RUN_VERDICTS
 #: "slow" when the median latency exceeds this multiple of the median service time.
 SLOW_FACTOR = 2.0
 
