@@ -4,6 +4,7 @@ an edited file is read again. The checks' numbers and flips are tested per topic
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 from pathlib import Path
@@ -31,6 +32,7 @@ from tdxlib.argument.claims import (
 from tdxlib.argument.verdicts import CLAIM_VERDICTS, RUN_VERDICTS
 from tdxlib.data import data_path
 from tdxlib.errors import DataError, ValidationError
+from tdxlib.report.golden import compare, read_golden
 
 CLAIMS_YAML = data_path("claims", "claims.yaml")
 
@@ -189,9 +191,6 @@ def test_good_claims_file_loads(tmp_path: Path) -> None:
 
 def test_a_vmm_that_stops_injecting_fails_the_golden_check() -> None:
     """The committed golden summary catches a model change that flips a verdict (issue 4)."""
-    import copy
-
-    from tdxlib.report.golden import compare, read_golden
 
     golden = read_golden(ROOT / "reports" / "summary.golden.json")
     fresh = copy.deepcopy(golden)

@@ -41,6 +41,7 @@ from tdxlib.argument.verdicts import RUN_VERDICTS
 from tdxlib.cache import active as buildcache_active
 from tdxlib.cache import shared_each
 from tdxlib.errors import ValidationError
+from tdxlib.sim import Scenario, sweep
 
 __all__ = [
     "SLOW_FACTOR",
@@ -161,10 +162,8 @@ class _Job:
     seed: int
 
 
-def _jobs(proposal: Proposal, suite: Suite, seeds: Sequence[int]) -> tuple[list[_Job], list[Any]]:
+def _jobs(proposal: Proposal, suite: Suite, seeds: Sequence[int]) -> tuple[list[_Job], list[Scenario]]:
     """The runs of one proposal in a suite: (metadata, tdxlib.sim.Scenario) in table order."""
-    from tdxlib.sim import Scenario
-
     jobs, scenarios = [], []
     own = proposal.vmm_profile()
     for name, spec in suite.scenarios.items():
@@ -290,13 +289,11 @@ def _simulate(
 ) -> dict[str, pd.DataFrame]:
     """Each of ``chosen``'s rows, simulated (one sweep for all)."""
     jobs: list[_Job] = []
-    scenarios: list[Any] = []
+    scenarios: list[Scenario] = []
     for p in chosen:
         j, sc = _jobs(p, s, run_seeds)
         jobs += j
         scenarios += sc
-    from tdxlib.sim import sweep
-
     results = sweep(scenarios, executor, frames=False)  # the rows need only the metrics
     assert isinstance(results, list)
     fresh = pd.DataFrame([_row(j, r) for j, r in zip(jobs, results, strict=True)], columns=list(COLUMNS))
