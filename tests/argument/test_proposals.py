@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 from proposal_helpers import BASE, error_of, line_of
 
 from tdxlib.argument import proposals as P
+from tdxlib.argument.proposals.behaviour import StrategyParams, VmmOverrides
+from tdxlib.argument.proposals.fields import StrategyName
 from tdxlib.argument.proposals.load import line_for
-from tdxlib.argument.proposals.schema import StrategyName, StrategyParams, VmmOverrides
 from tdxlib.data import data_path, load_yaml_text
 from tdxlib.errors import ProposalError, ValidationError
 from tdxlib.tdx.strategies import STRATEGY_NAMES, make_strategy

@@ -28,6 +28,7 @@ from tdxlib.argument.claims import hotplug_checks as hotplug_checks
 from tdxlib.argument.claims import polling_checks as polling_checks
 from tdxlib.argument.claims.registry import (
     CLAIM_FIELDS,
+    LEDGER_COLUMNS,
     VERDICTS,
     Claim,
     Finding,
@@ -44,6 +45,7 @@ from tdxlib.argument.claims.registry import (
 
 __all__ = [
     "CLAIM_FIELDS",
+    "LEDGER_COLUMNS",
     "VERDICTS",
     "Claim",
     "Finding",
