@@ -33,7 +33,7 @@ def main() -> None:
     runs = len(suite.scenarios) * len(suite.vmms) * len(suite.seeds)
     shape = f"{len(suite.scenarios)} scenarios x {len(suite.vmms)} VMMs x {len(suite.seeds)} seed(s)"
     print(f"default suite: {shape} = {runs} runs")
-    cold = "from tdxlib import proposals as P; P.evaluate('caller-vcpu', 'default')"
+    cold = "from tdxlib.argument import proposals as P; P.evaluate('caller-vcpu', 'default')"
     timed(
         "cold: new Python, import, evaluate('caller-vcpu', 'default')",
         lambda: subprocess.run([sys.executable, "-c", cold], check=True),

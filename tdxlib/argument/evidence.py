@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from tdxlib.errors import ValidationError
+from tdxlib.sim import Scenario, run
 from tdxlib.tdx import ghci
 from tdxlib.tdx.guest import TdGuest
 from tdxlib.tdx.strategies import NotifyContext, NotifyStrategy
@@ -27,6 +28,7 @@ __all__ = [
     "binomial_z",
     "count_events",
     "nobalancing_migration",
+    "notify_cpu",
     "placement_trials",
     "spec_delta",
 ]
@@ -185,6 +187,14 @@ def placement_trials(
     return PlacementTrials(
         tuple(ncpus), tuple(e_load), tuple(l_load), tuple(e_cpu), tuple(l_cpu), tuple(best)
     )
+
+
+def notify_cpu(strategy: NotifyStrategy, vmm: str | VmmProfile, cpus: int, *, seed: int = 0) -> int | None:
+    """The CPU the strategy's notify IRQ lands on at boot (a simulated guest that issues no quote), or
+    None when the strategy has no notify IRQ (system vector, polling). CPU 0 is returned as such:
+    whoever wants a CPU to take offline decides what to do about the BSP, which cannot go offline."""
+    scenario = Scenario(cpus=cpus, strategy=strategy, vmm=vmm, quotes=0, seed=seed)
+    return run(scenario, frames=False).metrics.notify_setup_cpu
 
 
 def nobalancing_migration(cpus: int = 4, cpu: int = 1) -> tuple[int, int, bool]:

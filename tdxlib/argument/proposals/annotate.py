@@ -20,6 +20,7 @@ import pandas as pd
 from tdxlib.argument.proposals import catalog
 from tdxlib.argument.proposals.evaluate import VERDICTS, worst
 from tdxlib.argument.proposals.schema import Annotation, Change, Proposal, Source
+from tdxlib.errors import ValidationError
 
 __all__ = ["VERDICT_COLOURS", "evaluation_table", "render_html"]
 
@@ -215,8 +216,6 @@ def render_html(
     """The annotated proposal: header, each touched GHCI section with its changes and annotations
     beside it (and their evidence from ``evaluation``), the rationale, the evaluation table."""
     if not isinstance(proposal, Proposal):
-        from tdxlib.errors import ValidationError
-
         raise ValidationError("proposal", type(proposal).__name__, "a tdxlib.argument.proposals.Proposal")
     p = proposal
     sections = catalog.known_sections()

@@ -2,17 +2,22 @@
 
 Each list comes from data (``data/proposals/meta/sections.yaml``, ``data/ghci/leaves.yaml``, ``data/vmm/``,
 ``data/vectors/``, ``data/proposals/meta/suites.yaml``) or from the module that owns the names, so the schema
-and its JSON form follow the data. Read once per process.
+and its JSON form follow the data. What is read here is cached on the file's size and modification time
+(:func:`tdxlib.cache.stat_key`): a file edited in a running session is read again.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
+from tdxlib.cache import memo, stat_key
 from tdxlib.data import data_path, load_yaml
 from tdxlib.errors import DataError
+from tdxlib.kernel.vectors import layout_names as _layout_names
+from tdxlib.tdx import ghci
+from tdxlib.tdx.strategies import STRATEGY_NAMES
+from tdxlib.tdx.vmm import profile_names
 
 __all__ = [
     "PROPOSALS_DIR",
@@ -56,15 +61,20 @@ def _section_key(number: str) -> tuple[int, ...]:
     return tuple(int(p) for p in number.split(".") if p.isdigit())
 
 
-@lru_cache(maxsize=1)
 def known_sections() -> dict[str, SpecSection]:
-    """The GHCI sections of data/proposals/meta/sections.yaml, by number, in section order."""
-    path = SECTIONS_PATH
+    """The GHCI sections of data/proposals/meta/sections.yaml, by number, in section order (a fresh
+    dict each call; the file is read again when it changed)."""
+    return _sections(stat_key(SECTIONS_PATH), tdvmcall_names())
+
+
+@memo(maxsize=4, copy=dict)
+def _sections(stat: tuple[tuple[str, int, int], ...], names: tuple[str, ...]) -> dict[str, SpecSection]:
+    """The sections of the file ``stat`` names, each checked against the TDVMCALL ``names``."""
+    path = Path(stat[0][0])
     doc = load_yaml(path)
     items = doc.get("sections") if isinstance(doc, dict) else None
     if not isinstance(items, dict):
         raise DataError("expected a mapping 'sections' of section number -> fields", path)
-    names = set(tdvmcall_names())
     out: dict[str, SpecSection] = {}
     for number, m in items.items():
         line = items.line_of(number) if hasattr(items, "line_of") else None
@@ -87,39 +97,35 @@ def known_sections() -> dict[str, SpecSection]:
     return dict(sorted(out.items(), key=lambda kv: _section_key(kv[0])))
 
 
-@lru_cache(maxsize=1)
 def tdvmcall_names() -> tuple[str, ...]:
     """TDVMCALL leaf names of data/ghci/leaves.yaml (``GetQuote``, ``SetupEventNotifyInterrupt``, ...)."""
-    from tdxlib.tdx import ghci
-
     return tuple(ghci.LEAVES)
 
 
 def strategy_names() -> tuple[str, ...]:
     """Guest strategy names accepted by :func:`tdxlib.tdx.strategies.make_strategy`."""
-    from tdxlib.tdx.strategies import STRATEGY_NAMES
-
     return STRATEGY_NAMES
 
 
 def vmm_profile_names() -> tuple[str, ...]:
     """Shipped VMM profile names (data/vmm/*.yaml)."""
-    from tdxlib.tdx.vmm import profile_names
-
     return tuple(profile_names())
 
 
 def layout_names() -> tuple[str, ...]:
     """Guest vector layouts (data/vectors/*.yaml)."""
-    from tdxlib.kernel.vectors import layout_names as names
-
-    return tuple(names())
+    return tuple(_layout_names())
 
 
-@lru_cache(maxsize=1)
 def suite_scenario_names() -> tuple[str, ...]:
     """Every scenario name defined by some suite of data/proposals/meta/suites.yaml (for ``evidence:``)."""
-    doc = load_yaml(SUITES_PATH)
+    return _scenario_names(stat_key(SUITES_PATH))
+
+
+@memo(maxsize=4)
+def _scenario_names(stat: tuple[tuple[str, int, int], ...]) -> tuple[str, ...]:
+    """The scenario names of the suites file ``stat`` names."""
+    doc = load_yaml(stat[0][0])
     names: set[str] = set()
     suites = doc.get("suites", {}) if isinstance(doc, dict) else {}
     for suite in suites.values() if isinstance(suites, dict) else ():

@@ -37,9 +37,11 @@ from tdxlib.argument.proposals import suites as suite_mod
 from tdxlib.argument.proposals.load import builtin_ids, resolve
 from tdxlib.argument.proposals.schema import Proposal
 from tdxlib.argument.proposals.suites import Suite
+from tdxlib.argument.verdicts import RUN_VERDICTS
 from tdxlib.cache import active as buildcache_active
 from tdxlib.cache import shared_each
 from tdxlib.errors import ValidationError
+from tdxlib.sim import Scenario, sweep
 
 __all__ = [
     "SLOW_FACTOR",
@@ -55,17 +57,8 @@ __all__ = [
     "worst",
 ]
 
-#: Verdicts, worst first.
-VERDICTS: tuple[str, ...] = (
-    "loses notifications",
-    "hangs",
-    "times out",
-    "fails",
-    "refuses CPU offline",
-    "wastes vectors",
-    "slow",
-    "ok",
-)
+#: Verdicts, worst first (defined with the claims' verdicts in :mod:`tdxlib.argument.verdicts`).
+VERDICTS: tuple[str, ...] = RUN_VERDICTS
 #: "slow" when the median latency exceeds this multiple of the median service time.
 SLOW_FACTOR = 2.0
 
@@ -169,10 +162,8 @@ class _Job:
     seed: int
 
 
-def _jobs(proposal: Proposal, suite: Suite, seeds: Sequence[int]) -> tuple[list[_Job], list[Any]]:
+def _jobs(proposal: Proposal, suite: Suite, seeds: Sequence[int]) -> tuple[list[_Job], list[Scenario]]:
     """The runs of one proposal in a suite: (metadata, tdxlib.sim.Scenario) in table order."""
-    from tdxlib.sim import Scenario
-
     jobs, scenarios = [], []
     own = proposal.vmm_profile()
     for name, spec in suite.scenarios.items():
@@ -298,13 +289,11 @@ def _simulate(
 ) -> dict[str, pd.DataFrame]:
     """Each of ``chosen``'s rows, simulated (one sweep for all)."""
     jobs: list[_Job] = []
-    scenarios: list[Any] = []
+    scenarios: list[Scenario] = []
     for p in chosen:
         j, sc = _jobs(p, s, run_seeds)
         jobs += j
         scenarios += sc
-    from tdxlib.sim import sweep
-
     results = sweep(scenarios, executor, frames=False)  # the rows need only the metrics
     assert isinstance(results, list)
     fresh = pd.DataFrame([_row(j, r) for j, r in zip(jobs, results, strict=True)], columns=list(COLUMNS))

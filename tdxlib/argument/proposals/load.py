@@ -9,8 +9,8 @@ names the nearest key above it as the field.
 from __future__ import annotations
 
 import re
+import typing
 from collections.abc import Sequence
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ import pydantic
 
 from tdxlib.argument.proposals import catalog
 from tdxlib.argument.proposals.schema import Proposal
+from tdxlib.cache import memo, stat_key
 from tdxlib.data import load_yaml_text
 from tdxlib.errors import DataError, ProposalError, ValidationError
 
@@ -73,8 +74,6 @@ def _shown(value: Any) -> str:
 
 def _allowed_fields(loc: Loc) -> list[str] | None:
     """Field names of the model at ``loc`` (for 'unknown field' messages), walking the annotations."""
-    import typing
-
     model: Any = Proposal
     for part in loc:
         if isinstance(part, int):
@@ -208,9 +207,22 @@ def builtin_ids() -> list[str]:
     return [i for i in order if i in found] + sorted(i for i in found if i not in order)
 
 
-@lru_cache(maxsize=32)
+def _own_copy(proposal: Proposal) -> Proposal:
+    """A deep copy: a Proposal is frozen, but its lists are not, and each caller gets its own."""
+    return proposal.model_copy(deep=True)
+
+
 def _builtin(pid: str) -> Proposal:
+    """The built-in proposal ``pid``, read again when its file changed."""
     path = catalog.builtin_paths()[pid]
+    return _builtin_at(pid, stat_key(path, catalog.SECTIONS_PATH, catalog.SUITES_PATH))
+
+
+@memo(maxsize=32, copy=_own_copy)
+def _builtin_at(pid: str, stat: tuple[tuple[str, int, int], ...]) -> Proposal:
+    """The built-in ``pid`` as read from the first file ``stat`` names; the key holds the stat_key of
+    that file and of the files that say what it may name (GHCI sections, suite scenarios)."""
+    path = Path(stat[0][0])
     proposal = load_proposal(path)
     if proposal.id != pid:
         data = load_yaml_text(path.read_text(encoding="utf-8"), path)

@@ -8,16 +8,20 @@ VMM, layout and seed of a scenario come from the proposal and the suite, never f
 
 from __future__ import annotations
 
-from functools import lru_cache
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from tdxlib.argument.proposals import catalog
-from tdxlib.argument.proposals.schema import ProfileName, StrategyParams, field_error
+from tdxlib.argument.proposals.behaviour import StrategyParams
+from tdxlib.argument.proposals.fields import ProfileName, field_error
+from tdxlib.argument.proposals.load import pydantic_errors
+from tdxlib.cache import memo, stat_key
 from tdxlib.data import load_yaml
-from tdxlib.errors import DataError, TdxlibError
+from tdxlib.errors import DataError, TdxlibError, ValidationError
+from tdxlib.sim import Scenario
 
 __all__ = ["Suite", "SuiteScenario", "SuiteVmm", "load_suites", "suite", "suite_names"]
 
@@ -65,8 +69,6 @@ class SuiteScenario(BaseModel):
 
     @model_validator(mode="after")
     def _valid_scenario(self) -> SuiteScenario:
-        from tdxlib.sim import Scenario
-
         for key in self.scenario:
             if key in RESERVED:
                 raise field_error(
@@ -99,12 +101,21 @@ class Suite(BaseModel):
         return [v.label for v in self.vmms if v.kind == "real"]
 
 
-@lru_cache(maxsize=1)
-def load_suites() -> dict[str, Suite]:
-    """Every suite of data/proposals/meta/suites.yaml, validated (DataError naming file, line, field)."""
-    from tdxlib.argument.proposals.load import pydantic_errors
+def _own_copies(suites: dict[str, Suite]) -> dict[str, Suite]:
+    """Deep copies: a Suite is frozen, but its lists and mappings are not, and each caller gets its own."""
+    return {name: s.model_copy(deep=True) for name, s in suites.items()}
 
-    path = catalog.SUITES_PATH
+
+def load_suites() -> dict[str, Suite]:
+    """Every suite of data/proposals/meta/suites.yaml, validated (DataError naming file, line, field);
+    read again when the file changed."""
+    return _suites_in(stat_key(catalog.SUITES_PATH))
+
+
+@memo(maxsize=4, copy=_own_copies)
+def _suites_in(stat: tuple[tuple[str, int, int], ...]) -> dict[str, Suite]:
+    """The suites of the file ``stat`` names (its stat_key is the cache key)."""
+    path = Path(stat[0][0])
     doc = load_yaml(path)
     suites = doc.get("suites") if isinstance(doc, dict) else None
     if not isinstance(suites, dict) or not suites:
@@ -131,7 +142,5 @@ def suite(name: str | Suite) -> Suite:
         return name
     suites = load_suites()
     if name not in suites:
-        from tdxlib.errors import ValidationError
-
         raise ValidationError("suite", name, f"one of {', '.join(suites)}")
     return suites[name]

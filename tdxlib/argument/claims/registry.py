@@ -1,0 +1,359 @@
+"""The claims registry: claim records (``data/claims/claims.yaml``), the check of each id, the ledger.
+
+Claims are data (id, author, date, message, source, our paraphrase), read and validated here with
+errors naming file and line. Each id has one check, registered with ``@check.register("id")`` in a
+topic module of this package; it returns a :class:`Finding` that :data:`check` turns into a
+:class:`Verdict`. The names of a check's numbers are built here (:func:`key`, :func:`key_at`,
+:func:`key_by`) so that checks and tests spell them the same way.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import inspect
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from tdxlib.argument.verdicts import CLAIM_VERDICTS
+from tdxlib.cache import memo, shared, stat_key
+from tdxlib.data import LineDict, LineList, data_path, load_yaml
+from tdxlib.errors import DataError, ValidationError
+from tdxlib.tdx.vmm import VmmProfile
+
+__all__ = [
+    "CLAIM_FIELDS",
+    "LEDGER_COLUMNS",
+    "VERDICTS",
+    "CheckFn",
+    "Claim",
+    "Finding",
+    "Verdict",
+    "check",
+    "check_ids",
+    "claims",
+    "claims_path",
+    "key",
+    "key_at",
+    "key_by",
+    "ledger",
+    "load_claims",
+]
+
+#: The three verdicts a check can return (:data:`tdxlib.argument.verdicts.CLAIM_VERDICTS`).
+VERDICTS: tuple[str, ...] = CLAIM_VERDICTS
+#: Fields of a claim record in claims.yaml (all required, no others).
+CLAIM_FIELDS: tuple[str, ...] = ("id", "author", "date", "message", "source", "claim")
+#: Columns of :func:`ledger`, in order.
+LEDGER_COLUMNS: tuple[str, ...] = (
+    "id",
+    "author",
+    "claim",
+    "verdict",
+    "evidence",
+    "numbers",
+    "flips",
+    "source",
+)
+
+_ID_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+
+
+# --------------------------------------------------------------------------------------------------
+# Records
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claim of the thread: who made it, in which mail (or commit), and our paraphrase."""
+
+    id: str
+    author: str
+    date: _dt.date
+    message: str
+    source: str
+    claim: str
+    line: int | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A check's result: ``verdict`` (holds/fails/depends), a one-sentence ``evidence`` with the deciding
+    numbers, those numbers in ``numbers``, and ``flips``: when the verdict would change."""
+
+    id: str
+    verdict: str
+    evidence: str
+    numbers: Mapping[str, float | int]
+    flips: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.verdict not in VERDICTS:
+            raise ValidationError("verdict", self.verdict, " | ".join(VERDICTS))
+        if not self.evidence.strip():
+            raise ValidationError("evidence", self.evidence, "a non-empty sentence")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (JSON-able)."""
+        return {
+            "id": self.id,
+            "verdict": self.verdict,
+            "evidence": self.evidence,
+            "numbers": dict(self.numbers),
+            "flips": self.flips,
+            "params": {k: _plain(v) for k, v in self.params.items()},
+        }
+
+
+class Finding(NamedTuple):
+    """What a check function returns; the registry adds the id and the parameters to make a Verdict."""
+
+    verdict: str
+    evidence: str
+    numbers: dict[str, float | int]
+    flips: str
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, VmmProfile):
+        return value.name
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    return value
+
+
+# --------------------------------------------------------------------------------------------------
+# Loading claims.yaml
+# --------------------------------------------------------------------------------------------------
+
+
+def claims_path() -> Path:
+    """The claims file, ``data/claims/claims.yaml`` (under :data:`tdxlib.data.DATA_DIR`)."""
+    return data_path("claims", "claims.yaml")
+
+
+def _claim_from(item: object, path: Path, line: int | None) -> Claim:
+    if not isinstance(item, LineDict):
+        raise DataError(f"a claim must be a mapping of {', '.join(CLAIM_FIELDS)}", path, line)
+    line = item.line or line
+    unknown = [k for k in item if k not in CLAIM_FIELDS]
+    if unknown:
+        raise DataError(
+            f"unknown claim field {unknown[0]!r}; expected only {', '.join(CLAIM_FIELDS)}",
+            path,
+            item.line_of(unknown[0]),
+        )
+    missing = [k for k in CLAIM_FIELDS if k not in item]
+    if missing:
+        where = f" (claim {item['id']!r})" if isinstance(item.get("id"), str) else ""
+        raise DataError(f"claim{where} lacks field {missing[0]!r}", path, line)
+    values: dict[str, Any] = {}
+    for key in CLAIM_FIELDS:
+        value = item[key]
+        if key == "date":
+            if isinstance(value, str):
+                try:
+                    value = _dt.date.fromisoformat(value)
+                except ValueError:
+                    value = None
+            if not isinstance(value, _dt.date) or isinstance(value, _dt.datetime):
+                raise DataError(f"date {item[key]!r} is not a date (YYYY-MM-DD)", path, item.line_of(key))
+        elif not isinstance(value, str) or not value.strip():
+            raise DataError(f"field {key!r} = {value!r} must be a non-empty string", path, item.line_of(key))
+        values[key] = value.strip() if isinstance(value, str) else value
+    if not _ID_RE.match(values["id"]):
+        raise DataError(
+            f"claim id {values['id']!r} must be lower-case words joined by '-'", path, item.line_of("id")
+        )
+    return Claim(**values, line=line)
+
+
+def load_claims(path: str | Path | None = None) -> list[Claim]:
+    """Read and validate a claims file (default ``data/claims/claims.yaml``); errors name file and line."""
+    p = Path(path) if path is not None else claims_path()
+    data = load_yaml(p)
+    if not isinstance(data, LineDict) or "claims" not in data:
+        raise DataError("a claims file is a mapping with a 'claims' list", p, getattr(data, "line", None))
+    extra = [k for k in data if k != "claims"]
+    if extra:
+        raise DataError(
+            f"unknown top-level key {extra[0]!r}; expected only 'claims'", p, data.line_of(extra[0])
+        )
+    items = data["claims"]
+    if not isinstance(items, LineList):
+        raise DataError("'claims' must be a list of claim records", p, data.line_of("claims"))
+    out: list[Claim] = []
+    seen: dict[str, int | None] = {}
+    for i, item in enumerate(items):
+        c = _claim_from(item, p, items.item_lines[i] if i < len(items.item_lines) else None)
+        if c.id in seen:
+            raise DataError(f"duplicate claim id {c.id!r} (first on line {seen[c.id]})", p, c.line)
+        seen[c.id] = c.line
+        out.append(c)
+    return out
+
+
+@memo(maxsize=4)
+def _claims_in(stat: tuple[tuple[str, int, int], ...]) -> tuple[Claim, ...]:
+    """The claims of the file ``stat`` names: its :func:`~tdxlib.cache.stat_key` is the cache key, so an
+    edited file is read again (a tuple of frozen records: nothing a caller could change)."""
+    return tuple(load_claims(stat[0][0]))
+
+
+def claims() -> list[Claim]:
+    """Every claim of ``data/claims/claims.yaml``, in file order (read again when the file changed)."""
+    return list(_claims_in(stat_key(claims_path())))
+
+
+# --------------------------------------------------------------------------------------------------
+# The registry
+# --------------------------------------------------------------------------------------------------
+
+#: A check: keyword-only parameters with defaults, returning a Finding.
+CheckFn = Callable[..., Finding]
+
+
+class _Checks:
+    """The check registry: ``check("id", **params)`` runs one, ``@check.register("id")`` adds one."""
+
+    def __init__(self) -> None:
+        self._fns: dict[str, CheckFn] = {}
+
+    def register(self, claim_id: str) -> Callable[[CheckFn], CheckFn]:
+        """Decorator: ``fn(**params) -> Finding`` is the check of ``claim_id`` (keyword-only parameters)."""
+
+        def deco(fn: CheckFn) -> CheckFn:
+            if claim_id in self._fns:
+                raise ValidationError("check id", claim_id, "an id not registered yet")
+            self._fns[claim_id] = fn
+            return fn
+
+        return deco
+
+    def ids(self) -> list[str]:
+        """Registered ids (in registration order)."""
+        return list(self._fns)
+
+    def parameters(self, claim_id: str) -> dict[str, Any]:
+        """The check's keyword parameters and their defaults."""
+        fn = self._fn(claim_id)
+        return {n: p.default for n, p in inspect.signature(fn).parameters.items()}
+
+    def _fn(self, claim_id: str) -> CheckFn:
+        known = {c.id: c for c in claims()}
+        if claim_id not in known:
+            raise ValidationError("claim id", claim_id, f"one of {', '.join(known)}")
+        fn = self._fns.get(claim_id)
+        if fn is None:
+            c = known[claim_id]
+            raise DataError(
+                f"claim {claim_id!r} has no check in tdxlib.argument.claims",
+                claims_path(),
+                c.line,
+            )
+        return fn
+
+    def __call__(self, claim_id: str, **params: Any) -> Verdict:
+        """Run the check of ``claim_id`` with its defaults overridden by ``params``."""
+        fn = self._fn(claim_id)
+        allowed = self.parameters(claim_id)
+        unknown = sorted(set(params) - set(allowed))
+        if unknown:
+            raise ValidationError(
+                f"parameters of check {claim_id!r}", unknown, f"names among: {', '.join(allowed)}"
+            )
+        # checks are deterministic: in a report build the kernels share each (check, parameters) result
+        finding = shared("claims", claim_id, params, lambda: fn(**params))
+        numbers = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in finding.numbers.items()}
+        return Verdict(
+            id=claim_id,
+            verdict=finding.verdict,
+            evidence=finding.evidence,
+            numbers=numbers,
+            flips=finding.flips,
+            params={**allowed, **params},
+        )
+
+
+#: Run a check (``check("notify-works", quotes=200)``) or register one (``@check.register("id")``).
+check = _Checks()
+
+
+def check_ids() -> list[str]:
+    """Ids that have a check."""
+    return check.ids()
+
+
+def ledger(ids: Iterable[str] | None = None, **params: Any) -> pd.DataFrame:
+    """Run the checks of ``ids`` (default: every claim) and tabulate them in claims.yaml order.
+
+    Columns: id, author, claim, verdict, evidence, numbers, flips, source. ``params`` go to every
+    check that takes them (e.g. ``seed=3``); a parameter no selected check takes is an error.
+    """
+    all_claims = claims()
+    by_id = {c.id: c for c in all_claims}
+    if ids is None:
+        chosen = all_claims
+    else:
+        wanted = [ids] if isinstance(ids, str) else list(ids)
+        bad = [i for i in wanted if i not in by_id]
+        if bad:
+            raise ValidationError("claim id", bad[0], f"one of {', '.join(by_id)}")
+        chosen = [c for c in all_claims if c.id in set(wanted)]
+    accepted: set[str] = set()
+    for c in chosen:
+        accepted |= set(check.parameters(c.id))
+    unused = sorted(set(params) - accepted)
+    if unused:
+        raise ValidationError(
+            "ledger parameters", unused, f"names some selected check takes: {sorted(accepted)}"
+        )
+    rows = []
+    for c in chosen:
+        mine = {k: v for k, v in params.items() if k in check.parameters(c.id)}
+        v = check(c.id, **mine)
+        rows.append(
+            {
+                "id": c.id,
+                "author": c.author,
+                "claim": c.claim,
+                "verdict": v.verdict,
+                "evidence": v.evidence,
+                "numbers": dict(v.numbers),
+                "flips": v.flips,
+                "source": c.source,
+            }
+        )
+    return pd.DataFrame(rows, columns=list(LEDGER_COLUMNS))
+
+
+# --------------------------------------------------------------------------------------------------
+# Names of the numbers
+# --------------------------------------------------------------------------------------------------
+
+
+def key(metric: str, *cases: object) -> str:
+    """The name of ``metric`` measured in one case: ``key("lost", "ghci-1.0")`` is ``lost[ghci-1.0]``,
+    ``key("device_vectors_per_cpu", "linux-5.19", "off")`` is ``device_vectors_per_cpu[linux-5.19,off]``."""
+    return f"{metric}[{','.join(str(c) for c in cases)}]"
+
+
+def key_at(metric: str, size: int) -> str:
+    """The name of ``metric`` at one size (CPUs, drivers): ``key_at("vectors_total_dynamic", 64)`` is
+    ``vectors_total_dynamic@64``."""
+    return f"{metric}@{size}"
+
+
+def key_by(metric: str, seconds: float) -> str:
+    """The name of ``metric`` counted by ``seconds`` into a run: ``key_by("lost_no_reregister", 30.0)``
+    is ``lost_no_reregister_30s``."""
+    return f"{metric}_{seconds:g}s"
