@@ -36,6 +36,7 @@ __all__ = [
 
 @memo(maxsize=64, copy=pd.DataFrame.copy)
 def _evaluation(proposal: str, suite: str, files: tuple[tuple[str, int, int], ...]) -> pd.DataFrame:
+    """``evaluate(proposal, suite)``; ``files`` (the proposal's and the suites' stat_key) is key only."""
     return evaluate(resolve(proposal), suite)
 
 
