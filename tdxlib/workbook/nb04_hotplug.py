@@ -14,7 +14,7 @@ from tdxlib.tdx.strategies import make_strategy
 from tdxlib.workbook import figures
 from tdxlib.workbook.ledgers import claims_view
 from tdxlib.workbook.panel import Panel, View, make_panel
-from tdxlib.workbook.params import HotplugParams, hotplug_strategies
+from tdxlib.workbook.params import HOTPLUG_STRATEGIES, HotplugParams
 from tdxlib.workbook.simruns import metrics_cached, run_cached, scenario_key, strategy_spec
 
 __all__ = [
@@ -31,10 +31,6 @@ __all__ = [
     "hotplug_view",
     "loss_windows",
 ]
-
-#: Strategies that tell the VMM where to notify, so hotplug can make that place stale (polling has
-#: nothing to migrate; a vector carried in GetQuote registers nothing).
-HOTPLUG_STRATEGIES: tuple[str, ...] = hotplug_strategies()
 
 #: Each placed strategy with the VMM profile it was designed for.
 HOTPLUG_PAIRS: tuple[tuple[str, str], ...] = (

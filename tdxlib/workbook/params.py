@@ -24,6 +24,7 @@ __all__ = [
     "DELIVERY_QUOTES",
     "DELIVERY_STRATEGIES",
     "DELIVERY_VMMS",
+    "HOTPLUG_STRATEGIES",
     "HZ_CHOICES",
     "NOTEBOOK_PARAMS",
     "POLL_INTERVALS",
@@ -33,7 +34,6 @@ __all__ = [
     "PollingParams",
     "ProposalsParams",
     "QuestionParams",
-    "hotplug_strategies",
     "model_for",
 ]
 
@@ -42,10 +42,15 @@ def _strategy_names() -> Sequence[str]:
     return STRATEGY_NAMES
 
 
-def hotplug_strategies() -> tuple[str, ...]:
-    """Strategies that tell the VMM where to notify (SetupEventNotifyInterrupt): what CPU hotplug can
-    make stale. Polling and a vector carried in GetQuote register no place."""
-    return tuple(n for n in STRATEGY_NAMES if make_strategy(n).sets_up_event_notify)
+#: Strategies that tell the VMM where to notify (SetupEventNotifyInterrupt): what CPU hotplug can make
+#: stale. Polling and a vector carried in GetQuote register no place. (Strategies are code: a constant.)
+HOTPLUG_STRATEGIES: tuple[str, ...] = tuple(
+    n for n in STRATEGY_NAMES if make_strategy(n).sets_up_event_notify
+)
+
+
+def _hotplug_strategies() -> Sequence[str]:
+    return HOTPLUG_STRATEGIES
 
 
 def _suite_names() -> list[str]:
@@ -57,7 +62,7 @@ def _suite_names() -> list[str]:
 
 VmmName = Annotated[Str, OneOf(profile_names)]
 StrategyName = Annotated[Str, OneOf(_strategy_names)]
-HotplugStrategy = Annotated[Str, OneOf(hotplug_strategies)]
+HotplugStrategy = Annotated[Str, OneOf(_hotplug_strategies)]
 _SEED_HELP = "seed of every random choice"
 
 
