@@ -15,29 +15,30 @@ from __future__ import annotations
 
 import os
 import statistics
+import sys
 import time
 from collections.abc import Callable
-from types import ModuleType
 from typing import Any
 
-from tdxlib.kernel import budget
-from tdxlib.workbook import nb01_question, nb02_budget, nb03_delivery, nb04_hotplug, nb05_polling, simruns
+from tdxlib.workbook import nb01_question, nb02_budget, nb03_delivery, nb04_hotplug, nb05_polling
 from tdxlib.workbook.panel import Panel
 
 GOAL_MS = 100.0
 ROUNDS = 3
 
-#: The modules whose caches a redraw runs through: booted matrices and offline limits, simulation runs.
-#: (Data files stay loaded, as in a session.)
-MODEL_CACHES: tuple[ModuleType, ...] = (budget, simruns)
+#: The modules whose caches a redraw runs through: booted matrices and offline limits (kernel.budget),
+#: simulation runs and the rows made of them (the workbook). Data files stay loaded, as in a session.
+MODEL_CACHES: tuple[str, ...] = ("tdxlib.kernel.budget", "tdxlib.workbook")
 
 
 def clear_caches() -> None:
-    """Empty the model caches (every memo or lru_cache held by the modules of :data:`MODEL_CACHES`)."""
-    for module in MODEL_CACHES:
-        for value in vars(module).values():
-            if callable(getattr(value, "cache_clear", None)):
-                value.cache_clear()
+    """Empty the model caches: every memo or lru_cache defined in a module under :data:`MODEL_CACHES`."""
+    for name, module in list(sys.modules.items()):
+        if name.startswith(MODEL_CACHES):
+            for value in vars(module).values():
+                mine = getattr(value, "__module__", None) == name
+                if mine and callable(getattr(value, "cache_clear", None)):
+                    value.cache_clear()
 
 
 #: (panel factory, [(control, new value), ...]) at the notebooks' default parameters.

@@ -8,12 +8,13 @@ from typing import Any
 
 import pandas as pd
 
+from tdxlib.cache import memo
 from tdxlib.data import data_path, load_yaml
 from tdxlib.tdx import ghci
 from tdxlib.workbook import figures
 from tdxlib.workbook.panel import Panel, View, make_panel
 from tdxlib.workbook.params import QuestionParams
-from tdxlib.workbook.simruns import run_cached, scenario_key, strategy_spec
+from tdxlib.workbook.simruns import ScenarioKey, run_of, scenario_key, strategy_spec
 
 __all__ = [
     "MECHANISM_KINDS",
@@ -58,11 +59,18 @@ def mechanism_run(
     key = scenario_key(
         cpus=cpus, strategy=strategy_spec(strategy), vmm=vmm, quotes=quotes, seed=seed, service_ms=service_ms
     )
-    ev = run_cached(key).events
-    out = ev[ev["kind"].isin(MECHANISM_KINDS)].copy()
-    out["kind"] = out["kind"].astype(str)
+    out = _round_trips(key)
     out["strategy"] = strategy
     out["vmm"] = vmm
+    return out
+
+
+@memo(maxsize=512, copy=pd.DataFrame.copy)
+def _round_trips(key: ScenarioKey) -> pd.DataFrame:
+    """The walk-through's events of one run (a copy per caller)."""
+    ev = run_of(key).events
+    out = ev[ev["kind"].isin(MECHANISM_KINDS)].copy()
+    out["kind"] = out["kind"].astype(str)
     return out.reset_index(drop=True)
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from tdxlib.cache import memo
 from tdxlib.errors import ValidationError
 from tdxlib.sim import Metrics
 from tdxlib.tdx.vmm import profile_names
@@ -16,7 +17,7 @@ from tdxlib.workbook import figures
 from tdxlib.workbook.ledgers import claims_view
 from tdxlib.workbook.panel import Panel, View, make_panel
 from tdxlib.workbook.params import DELIVERY_QUOTES, DELIVERY_STRATEGIES, DELIVERY_VMMS, DeliveryParams
-from tdxlib.workbook.simruns import metrics_cached, scenario_key, strategy_spec
+from tdxlib.workbook.simruns import ScenarioKey, metrics_cached, metrics_of, scenario_key, strategy_spec
 
 __all__ = [
     "DELIVERY_QUOTES",
@@ -57,6 +58,12 @@ def _cell_row(strategy: str, vmm: str, m: Metrics) -> dict[str, Any]:
     }
 
 
+@memo(maxsize=4096)
+def _cell(strategy: str, vmm: str, key: ScenarioKey) -> tuple[tuple[str, Any], ...]:
+    """One cell's row, frozen (callers share it safely): a redraw re-reads 54 cells."""
+    return tuple(_cell_row(strategy, vmm, metrics_of(key)).items())
+
+
 def delivery_matrix(
     strategies: Sequence[str] = DELIVERY_STRATEGIES,
     vmms: Sequence[str] = DELIVERY_VMMS,
@@ -92,7 +99,7 @@ def delivery_matrix(
                 rate_per_s=rate_per_s,
                 service_ms=service_ms,
             )
-            rows.append(_cell_row(strat, vmm, metrics_cached(key)))
+            rows.append(dict(_cell(strat, vmm, key)))
     return pd.DataFrame(rows)
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from tdxlib.cache import memo
 from tdxlib.errors import ValidationError
 from tdxlib.kernel.jiffies import max_sleep_ms, min_sleep_ms
 from tdxlib.sim import Metrics
@@ -17,7 +18,7 @@ from tdxlib.workbook import figures
 from tdxlib.workbook.ledgers import claims_view
 from tdxlib.workbook.panel import Panel, View, make_panel
 from tdxlib.workbook.params import HZ_CHOICES, POLL_INTERVALS, PollingParams
-from tdxlib.workbook.simruns import metrics_cached, scenario_key, strategy_spec
+from tdxlib.workbook.simruns import ScenarioKey, metrics_cached, metrics_of, scenario_key, strategy_spec
 
 __all__ = [
     "HZ_CHOICES",
@@ -74,6 +75,12 @@ def _latency_row(m: Metrics) -> dict[str, Any]:
     }
 
 
+@memo(maxsize=4096)
+def _latency(key: ScenarioKey) -> tuple[tuple[str, Any], ...]:
+    """One run's latency row, frozen (callers share it safely): a redraw re-reads the whole sweep."""
+    return tuple(_latency_row(metrics_of(key)).items())
+
+
 def polling_sweep(
     intervals_ms: Sequence[int] = (1, 5, 10, 50, 100, 250, 1000),
     hz_values: Sequence[int] = (100, 250, 1000),
@@ -101,7 +108,7 @@ def polling_sweep(
                 seed=seed,
                 service_ms=service_ms,
             )
-            row = _latency_row(metrics_cached(key))
+            row = dict(_latency(key))
             rows.append({"poll_ms": int(iv), "hz": int(hz), "series": f"poll, HZ={hz}", **row})
     return pd.DataFrame(rows)
 
@@ -126,9 +133,7 @@ def interrupt_reference(
             seed=seed,
             service_ms=service_ms,
         )
-        rows.append(
-            {"series": f"interrupt ({strat})", "strategy": strat, **_latency_row(metrics_cached(key))}
-        )
+        rows.append({"series": f"interrupt ({strat})", "strategy": strat, **dict(_latency(key))})
     return pd.DataFrame(rows)
 
 

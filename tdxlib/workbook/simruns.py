@@ -12,7 +12,15 @@ from tdxlib.errors import ValidationError
 from tdxlib.sim import Metrics, Result, Scenario, run
 from tdxlib.tdx.strategies import STRATEGY_NAMES
 
-__all__ = ["ScenarioKey", "metrics_cached", "run_cached", "scenario_key", "strategy_spec"]
+__all__ = [
+    "ScenarioKey",
+    "metrics_cached",
+    "metrics_of",
+    "run_cached",
+    "run_of",
+    "scenario_key",
+    "strategy_spec",
+]
 
 ScenarioKey = tuple[tuple[str, Any], ...]
 
@@ -46,16 +54,28 @@ def _scenario(key: ScenarioKey) -> Scenario:
     return Scenario(**{k: _thaw(v) for k, v in key})
 
 
+def run_of(key: ScenarioKey) -> Result:
+    """A run with its event and quote frames (timelines need them), computed now: for a memo of what
+    is derived from it."""
+    return run(_scenario(key))
+
+
 @memo(maxsize=512, copy=copy.deepcopy)
 def run_cached(key: ScenarioKey) -> Result:
-    """A run with its event and quote frames (timelines need them); a copy per caller."""
-    return run(_scenario(key))
+    """A run with its frames (:func:`run_of`), memoised; a copy per caller."""
+    return run_of(key)
+
+
+def metrics_of(key: ScenarioKey) -> Metrics:
+    """The metrics of a run, computed now from the simulator's metrics-only fast path (identical
+    numbers, no frames): for a memo of what is derived from them (a frozen table row)."""
+    return run(_scenario(key), frames=False).metrics
 
 
 @memo(maxsize=4096, copy=copy.deepcopy)
 def metrics_cached(key: ScenarioKey) -> Metrics:
-    """The metrics of a run, from the simulator's metrics-only fast path (identical numbers, no frames)."""
-    return run(_scenario(key), frames=False).metrics
+    """The metrics of a run (:func:`metrics_of`), memoised; a copy per caller."""
+    return metrics_of(key)
 
 
 def strategy_spec(name: str, **params: Any) -> dict[str, Any]:

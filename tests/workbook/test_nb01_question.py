@@ -52,3 +52,11 @@ def test_question_panel_starts_from_the_view_and_follows_the_strategy() -> None:
     assert p.redraws == 2
     assert "inject" not in set(p.result["kind"])
     assert "polling" in title(p.chart)
+
+
+def test_round_trips_are_memoised_a_copy_per_caller() -> None:
+    first = nb.mechanism_run("dynamic", "ghci-1.0", quotes=2, seed=5)
+    first["kind"] = "changed by a caller"
+    again = nb.mechanism_run("dynamic", "ghci-1.0", quotes=2, seed=5)
+    assert "changed by a caller" not in set(again["kind"]) and set(again["kind"]) <= set(nb.MECHANISM_KINDS)
+    assert nb._round_trips.cache_info().hits > 0  # type: ignore[attr-defined]

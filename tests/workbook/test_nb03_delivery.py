@@ -106,3 +106,12 @@ def test_delivery_view_data_carries_only_the_shown_columns() -> None:
     assert list(v.result.columns) == list(
         nb.delivery_matrix(["dynamic"], ["ghci-1.0"], cpus=4, quotes=5).columns
     )
+
+
+def test_cells_are_memoised_as_frozen_rows_no_caller_can_change() -> None:
+    args = (["dynamic"], ["random-vcpu"])
+    first = nb.delivery_matrix(*args, cpus=4, quotes=5, seed=2)
+    first.loc[0, "lost"] = -1
+    again = nb.delivery_matrix(*args, cpus=4, quotes=5, seed=2)
+    assert again.loc[0, "lost"] >= 0
+    assert nb._cell.cache_info().hits > 0  # type: ignore[attr-defined]

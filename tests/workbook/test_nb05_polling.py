@@ -76,3 +76,19 @@ def test_polling_panel_hz_and_vmm() -> None:
     assert "injects no interrupt" in p.caption
     p.controls["percentile"].value = "p99"
     assert "p99" in title(p.chart)
+
+
+def test_sweep_rows_are_memoised_frozen_and_equal_fresh_runs() -> None:
+    from tdxlib.sim import Metrics
+    from tdxlib.workbook.simruns import metrics_of, scenario_key, strategy_spec
+
+    s = nb.polling_sweep((5,), (250,), quotes=5, seed=4)
+    s.loc[0, "wakeups"] = -1
+    again = nb.polling_sweep((5,), (250,), quotes=5, seed=4)
+    spec = strategy_spec("polling", interval_ms=5, timeout_s=30.0)
+    key = scenario_key(
+        cpus=2, strategy=spec, vmm="qemu-10.1", hz=250, extra_jiffy=True, quotes=5, seed=4, service_ms=None
+    )
+    fresh: Metrics = metrics_of(key)
+    assert again.loc[0, "wakeups"] == fresh.wakeups >= 0
+    assert again.loc[0, "completed"] == fresh.completed
