@@ -1,13 +1,13 @@
-"""Benchmark tdxlib.workbook.widgets: redraw time of each notebook's panel at its default (notebook) size.
+"""Benchmark the notebooks' widget panels: redraw time of each panel at its default (notebook) size.
 
 Goal (issue 4): a redraw — re-running the model and converting the chart to its Vega-Lite spec — under
 100 ms. For every panel this prints the first draw with empty caches, a redraw per control moved to a
 new value (the model runs again for that value), and the same control moved back (served from the
-workbook's caches). Each panel's whole sequence is repeated ``ROUNDS`` times from empty caches and the
+panel's memory). Each panel's whole sequence is repeated ``ROUNDS`` times from empty caches and the
 best time of every step is kept, so a burst of load from other processes does not decide a number;
 the load average and a fixed pure-Python control loop are printed so a busy machine is recognisable.
-The 03 panel's default is 10 quotes per strategy × VMM cell (``tdxlib.workbook.DELIVERY_QUOTES``; 20
-took ~105 ms per redraw on an idle 2-core machine even with the simulator's metrics-only fast path).
+The 03 panel's default is 10 quotes per strategy × VMM cell (``tdxlib.workbook.params.DELIVERY_QUOTES``;
+20 took ~105 ms per redraw on an idle 2-core machine even with the simulator's metrics-only fast path).
 Run: ``.venv/bin/python benchmarks/bench_widgets.py`` (prints; never fails on time).
 """
 
@@ -15,46 +15,52 @@ from __future__ import annotations
 
 import os
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
-from tdxlib import workbook as wb
-from tdxlib.kernel import budget
-from tdxlib.workbook import widgets
+from tdxlib.workbook import nb01_question, nb02_budget, nb03_delivery, nb04_hotplug, nb05_polling
+from tdxlib.workbook.panel import Panel
 
 GOAL_MS = 100.0
 ROUNDS = 3
 
+#: The modules whose caches a redraw runs through: booted matrices and offline limits (kernel.budget),
+#: simulation runs and the rows made of them (the workbook). Data files stay loaded, as in a session.
+MODEL_CACHES: tuple[str, ...] = ("tdxlib.kernel.budget", "tdxlib.workbook")
+
 
 def clear_caches() -> None:
-    """Empty the caches (booted matrices, offline limits, simulation runs and metrics)."""
-    budget._boot_counts.cache_clear()
-    budget._offline_limit.cache_clear()
-    wb._run_cached.cache_clear()
-    wb._metrics_cached.cache_clear()
+    """Empty the model caches: every memo or lru_cache defined in a module under :data:`MODEL_CACHES`."""
+    for name, module in list(sys.modules.items()):
+        if name.startswith(MODEL_CACHES):
+            for value in vars(module).values():
+                mine = getattr(value, "__module__", None) == name
+                if mine and callable(getattr(value, "cache_clear", None)):
+                    value.cache_clear()
 
 
 #: (panel factory, [(control, new value), ...]) at the notebooks' default parameters.
-CASES: dict[str, tuple[Callable[[], widgets.Panel], list[tuple[str, Any]]]] = {
+CASES: dict[str, tuple[Callable[[], Panel], list[tuple[str, Any]]]] = {
     "01 question": (
-        widgets.question_panel,
+        nb01_question.question_panel,
         [("strategy", "dynamic"), ("vmm", "ghci-1.0"), ("quotes", 5), ("seed", 1)],
     ),
     "02 budget": (
-        widgets.budget_panel,
+        nb02_budget.budget_panel,
         [("device_irqs_per_cpu", 100), ("cpus", 1024), ("intel_tdx_guest", False)],
     ),
     "03 delivery": (
-        widgets.delivery_panel,
+        nb03_delivery.delivery_panel,
         [("metric", "completed_share"), ("vmms", ("ghci-1.0", "qemu-10.1")), ("seed", 1), ("cpus", 4)],
     ),
     "04 hotplug": (
-        widgets.hotplug_panel,
+        nb04_hotplug.hotplug_panel,
         [("reregister", False), ("reregister_delay_ms", 500.0), ("rate_per_s", 10.0), ("seed", 1)],
     ),
     "05 polling": (
-        widgets.polling_panel,
+        nb05_polling.polling_panel,
         [("hz_values", (250,)), ("extra_jiffy", False), ("percentile", "p99"), ("seed", 1)],
     ),
 }
@@ -82,7 +88,7 @@ def _best(a: dict[str, float] | None, b: dict[str, float]) -> dict[str, float]:
 
 
 def measure(
-    factory: Callable[[], widgets.Panel], moves: list[tuple[str, Any]]
+    factory: Callable[[], Panel], moves: list[tuple[str, Any]]
 ) -> tuple[dict[str, float], float, list[tuple[dict[str, float], dict[str, float]]], str]:
     """One panel: best-of-ROUNDS first draw, build time, and (new, back) timings per move."""
     first: dict[str, float] | None = None
@@ -112,7 +118,7 @@ def main() -> None:
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     ctl = control_ms()
     print(
-        f"tdxlib.workbook.widgets redraw at default sizes (goal < {GOAL_MS:.0f} ms; model + Vega-Lite spec)"
+        f"tdxlib.workbook panels: redraw at default sizes (goal < {GOAL_MS:.0f} ms; model + Vega-Lite spec)"
     )
     print(f"best of {ROUNDS} rounds from empty caches; load average {load}; control loop {ctl:.1f} ms")
     warm_all: list[float] = []

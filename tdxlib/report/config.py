@@ -12,8 +12,9 @@ Format (documented in reports/README.md)::
     reduced:                      # optional: what ``--reduced`` runs (tests): a set name, or overrides
       02_vector_budget: small-td
 
-A set named ``default`` gives the run the notebook's own name. Every set is checked against the
-notebook's parameters cell before anything executes (:class:`~tdxlib.report.params.ParameterError`).
+A set named ``default`` gives the run the notebook's own name. Every set is checked before anything
+executes (:class:`~tdxlib.report.params.ParameterError`): against the notebook's parameter model
+(:mod:`tdxlib.workbook.params`) when it has one, else against its parameters cell.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from tdxlib.errors import DataError, ReportError
-from tdxlib.report.params import ParameterError, ParametersCell, find_parameters_cell
+from tdxlib.report.params import ModelParameters, ParameterError, ParametersCell, notebook_parameters
 
 #: The parameter the pipeline sets on every run (headless): notebooks declare ``interactive: bool``.
 INTERACTIVE = "interactive"
@@ -126,7 +127,11 @@ def _sets(entry: Any, where: str) -> dict[str, dict[str, Any]]:
 
 
 def _make_run(
-    notebook: str, set_name: str, overrides: dict[str, Any], path: Path, cell: ParametersCell
+    notebook: str,
+    set_name: str,
+    overrides: dict[str, Any],
+    path: Path,
+    cell: ParametersCell | ModelParameters,
 ) -> tuple[Run, list[str]]:
     problems = cell.problems(overrides, set_name)
     if INTERACTIVE in overrides:
@@ -183,7 +188,7 @@ def load_config(path: Path | str) -> ReportConfig:
         if not isinstance(notebook, str) or not _NAME.match(notebook):
             raise ReportError(f"{where}: notebook name must match {_NAME.pattern}")
         nb_path = path.parent / f"{notebook}.ipynb"
-        cell = find_parameters_cell(read_notebook_json(nb_path), nb_path)
+        cell = notebook_parameters(read_notebook_json(nb_path), nb_path)
         sets = _sets(entry, where)
         for set_name, overrides in sets.items():
             run, bad = _make_run(notebook, set_name, overrides, nb_path, cell)

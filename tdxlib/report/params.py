@@ -10,6 +10,10 @@ Each parameter is one line ``name: type = literal  # help``. The help comment ma
 Types: ``int``, ``float`` (an int is accepted), ``str``, ``bool``, ``list``/``list[...]``,
 ``dict``/``dict[...]``, ``X | None`` / ``Optional[X]``, ``Literal[...]``; without an annotation the
 type of the default value is used.
+
+A notebook with a parameter model in :mod:`tdxlib.workbook.params` (the workbook's 01..06) is checked
+by its model instead (:class:`ModelParameters`): the model holds each parameter's type, range and
+choices, and generates the cell, so the two agree.
 """
 
 from __future__ import annotations
@@ -23,9 +27,12 @@ import tokenize
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tdxlib.errors import ReportError
+
+if TYPE_CHECKING:
+    from tdxlib.workbook.param_model import NotebookParams
 
 _RANGE = re.compile(
     r"\[\s*(?P<lo>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)?\s*\.\.\s*"
@@ -262,6 +269,62 @@ def cell_source(cell: Mapping[str, Any]) -> str:
     """A notebook cell's source as one string (nbformat allows a list of lines)."""
     src = cell.get("source", "")
     return "".join(src) if isinstance(src, list) else str(src)
+
+
+@dataclass(frozen=True)
+class ModelParameters:
+    """A notebook whose parameters have a model (:mod:`tdxlib.workbook.params`): the model checks a
+    parameter set; names only the cell declares (``interactive``) are checked by the cell."""
+
+    cell: ParametersCell
+    model: type[NotebookParams]
+
+    @property
+    def parameters(self) -> dict[str, Parameter]:
+        """The parameters the notebook's cell declares (the model's fields and ``interactive``)."""
+        return self.cell.parameters
+
+    def problems(self, values: Mapping[str, Any], set_name: str) -> list[str]:
+        """One message per bad entry of ``values``, naming the set, the parameter, the value and what
+        the model allows."""
+        fields = self.model.model_fields
+        by_cell = {k: v for k, v in values.items() if k not in fields and k in self.cell.parameters}
+        out = self.cell.problems(by_cell, set_name)
+        where = f"{self.cell.notebook.name}, parameter set {set_name!r}"
+        known = ", ".join(sorted(self.cell.parameters))
+        by_model = {k: v for k, v in values.items() if k not in by_cell}
+        for p in self.model.problems(by_model):
+            if p.unknown:
+                out.append(f"{where}: unknown parameter {p.name!r}; the notebook declares: {known}")
+            else:
+                out.append(f"{where}: parameter {p.name!r} = {p.value!r} {p.why}; expected {p.allowed}")
+        return out
+
+
+def _with_model(cell: ParametersCell) -> ParametersCell | ModelParameters:
+    # reason: pydantic and the workbook's models (strategies, VMM profiles) load only when a notebook has one
+    from tdxlib.workbook.params import model_for
+
+    model = model_for(cell.notebook.stem)
+    if model is None:
+        return cell
+    declared = set(cell.parameters) - set(model.model_fields)
+    missing = set(model.model_fields) - set(cell.parameters)
+    if missing or not declared <= {"interactive"}:
+        raise ParameterError(
+            [
+                f"{cell.notebook.name}: the parameters cell does not match its model "
+                f"tdxlib.workbook.params.{model.__name__} (missing: {', '.join(sorted(missing)) or 'none'}; "
+                f"extra: {', '.join(sorted(declared - {'interactive'})) or 'none'}); "
+                f"regenerate it from {model.__name__}.parameters_cell()"
+            ]
+        )
+    return ModelParameters(cell, model)
+
+
+def notebook_parameters(nb: Mapping[str, Any], notebook: Path) -> ParametersCell | ModelParameters:
+    """What checks a notebook's parameter sets: its model when it has one, else its parameters cell."""
+    return _with_model(find_parameters_cell(nb, notebook))
 
 
 def find_parameters_cell(nb: Mapping[str, Any], notebook: Path) -> ParametersCell:

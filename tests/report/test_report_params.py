@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from paths import FIXTURES
+from paths import FIXTURES, ROOT
 
 from tdxlib.errors import DataError, ReportError
 from tdxlib.report import build as build_mod
@@ -212,3 +212,65 @@ def test_kernel_must_be_this_environments_python(tmp_path: Path, monkeypatch: py
         execute_mod.resolve_kernel("elsewhere")
     with pytest.raises(ReportError, match="'missing' is not installed"):
         execute_mod.resolve_kernel("missing")
+
+
+def model_project(tmp_path: Path, yaml_text: str) -> Path:
+    """A throwaway project with the workbook's notebooks (they have parameter models) and a reports.yaml."""
+    nb_dir = tmp_path / "notebooks"
+    nb_dir.mkdir(parents=True, exist_ok=True)
+    for nb in (ROOT / "notebooks").glob("*.ipynb"):
+        shutil.copy(nb, nb_dir / nb.name)
+    cfg = nb_dir / "reports.yaml"
+    cfg.write_text(yaml_text, encoding="utf-8")
+    return cfg
+
+
+@pytest.mark.parametrize(
+    ("sets", "fragments"),
+    [
+        ("{cpus: 1}", ["'cpus' = 1 is out of range; expected an int in [2..64]"]),
+        ("{cpus: 4.0}", ["'cpus' = 4.0 has the wrong type (float); expected an int in [2..64]"]),
+        ("{rate_per_s: '4'}", ["'rate_per_s' = '4' has the wrong type (str)"]),
+        ("{vmm: qemu-9}", ["'vmm' = 'qemu-9' is not one of the choices; expected one of", '"qemu-10.1"']),
+        ("{strategy: polling}", ["'strategy' = 'polling' is not one of the choices"]),
+        (
+            "{online_at_s: 2.0}",
+            ["'online_at_s' = 2.0 is not allowed; expected 0 (stays offline) or a time after"],
+        ),
+        ("{vcpus: 4}", ["unknown parameter 'vcpus'; the notebook declares: cpus, duration_s, interactive"]),
+        ("{interactive: true}", ["'interactive' is set by the pipeline"]),
+    ],
+)
+def test_a_notebook_with_a_model_has_its_sets_checked_by_the_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sets: str, fragments: list[str]
+) -> None:
+    started = _no_kernels(monkeypatch)
+    cfg = model_project(tmp_path, f"notebooks:\n  04_hotplug:\n    good: {{cpus: 8}}\n    bad: {sets}\n")
+    with pytest.raises(ParameterError) as info:
+        build_mod.build(config=cfg, out=tmp_path / "out", progress=False)
+    (problem,) = info.value.problems
+    assert problem.startswith("04_hotplug.ipynb, parameter set 'bad': ")
+    for fragment in fragments:
+        assert fragment in problem
+    assert started == []
+
+
+def test_model_checks_cover_lists_and_every_problem_at_once(tmp_path: Path) -> None:
+    cfg = model_project(
+        tmp_path,
+        "notebooks:\n  05_polling:\n    a: {hz_values: [250, 333], quotes: 1}\n"
+        "  03_who_gets_the_interrupt:\n    b: {vmms: [ghci-1.0, nope]}\n",
+    )
+    with pytest.raises(ParameterError) as info:
+        load_config(cfg)
+    text = str(info.value)
+    assert len(info.value.problems) == 3
+    assert "'hz_values' = [250, 333] is not one of the choices; expected a list, each one of 100" in text
+    assert "'quotes' = 1 is out of range; expected an int in [5..1000]" in text
+    assert "parameter set 'b': parameter 'vmms' = ['ghci-1.0', 'nope']" in text
+
+
+def test_the_shipped_reports_yaml_passes_its_models() -> None:
+    cfg = load_config(ROOT / "notebooks" / "reports.yaml")
+    assert {r.notebook for r in cfg.runs} >= {"01_the_question", "04_hotplug", "06_proposals"}
+    assert all(r.parameters["interactive"] is False for r in cfg.runs)

@@ -10,6 +10,8 @@ import pandas as pd
 
 from tdxlib import workbook as wb
 from tdxlib.workbook import figures
+from tdxlib.workbook.nb04_hotplug import hotplug_run
+from tdxlib.workbook.params import HotplugParams
 
 
 def _spec(chart: alt.TopLevelMixin) -> dict[str, Any]:
@@ -94,7 +96,7 @@ def test_delivery_heatmap_labels_missing_cells() -> None:
 
 
 def test_hotplug_timeline_shades_windows() -> None:
-    run = wb.hotplug_run(reregister_delay_ms=400.0, duration_s=6.0)
+    run = hotplug_run(HotplugParams(reregister_delay_ms=400.0, duration_s=6.0))
     spec = _spec(figures.hotplug_timeline(run.events, run.windows, "hotplug"))
     assert _marks(spec) == ["rect", "tick"]
     windows = [d for d in _datasets(spec) if d and "start_s" in d[0]]
@@ -130,7 +132,7 @@ def test_verdict_table_colours_every_verdict() -> None:
 
 
 def test_event_timeline_and_latency_lines_still_build() -> None:
-    run = wb.hotplug_run(duration_s=5.0)
+    run = hotplug_run(HotplugParams(duration_s=5.0))
     _spec(figures.event_timeline(run.events, "events", kinds=["cpu_offline", "reregister"]))
     sweep = wb.polling_sweep((1, 1000), (250,), quotes=5)
     _spec(figures.latency_lines(sweep, "lat"))

@@ -23,6 +23,14 @@ NOTEBOOK_DIR = ROOT / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 #: The workbook's own notebooks (06_proposals belongs to the proposals work).
 WORKBOOK = ("01_the_question", "02_vector_budget", "03_who_gets_the_interrupt", "04_hotplug", "05_polling")
+#: Each workbook notebook's module in tdxlib.workbook.
+MODULES = dict(
+    zip(
+        WORKBOOK,
+        ("nb01_question", "nb02_budget", "nb03_delivery", "nb04_hotplug", "nb05_polling"),
+        strict=True,
+    )
+)
 
 
 def _load_reduced() -> dict[str, dict[str, Any]]:
@@ -83,8 +91,10 @@ def test_code_cells_stay_short_and_record_their_verdicts(stem: str) -> None:
     for src in code:
         assert len(src.strip().splitlines()) <= 15, f"{stem}: a code cell longer than 15 lines:\n{src}"
     text = "\n".join(code)
-    assert "record_ledger(" in text and "record_metrics(" in text
-    assert "if interactive:" in text and "widgets." in text
+    assert "record_ledger(" in text and "record_metrics(nb." in text  # key numbers from a metrics function
+    assert "record_metrics({" not in text, f"{stem} builds its metrics by hand"
+    assert f"{MODULES[stem]} as nb" in text, f"{stem} does not import tdxlib.workbook.{MODULES[stem]}"
+    assert "if interactive:" in text and re.search(r"display\(nb\.\w+_panel\(p\)\)", text)
     prose = " ".join(" ".join(cell_source(c).split()) for c in nb.cells if c.cell_type == "markdown")
     cited = re.search(r"(Huang|Sathyanarayanan|Yao|Gleixner)[^()]{0,30}\(?\d{1,2} \w{3,4} 20(22|23)", prose)
     assert cited, f"{stem}: no citation (author and date)"

@@ -11,6 +11,9 @@ the VMM, counters — lives in a :class:`NotifyContext` the simulation creates p
   before re-registering, or None;
 - :meth:`NotifyStrategy.register_again` — call SetupEventNotifyInterrupt again for the IRQ's current place;
 - :meth:`NotifyStrategy.vectors_per_cpu` — IDT vectors the mechanism occupies on each CPU.
+
+Capabilities are read-only properties the workbook asks instead of listing strategy names:
+``sets_up_event_notify``, ``notify_irq_migrates``, ``can_reregister`` (and the class's ``uses_interrupt``).
 """
 
 from __future__ import annotations
@@ -185,6 +188,26 @@ class NotifyStrategy:
     @property
     def early_init(self) -> bool:
         """Whether setup runs before SMP bring-up (an early initcall)."""
+        return False
+
+    # ------------------------------------------------------------------ capabilities
+
+    @property
+    def sets_up_event_notify(self) -> bool:
+        """Whether setup tells the VMM where to notify with SetupEventNotifyInterrupt, a place that
+        CPU hotplug can make stale (default: no)."""
+        return False
+
+    @property
+    def notify_irq_migrates(self) -> bool:
+        """Whether the notify vector lives on one CPU, so taking that CPU offline moves it to another
+        CPU and vector (``migrate_one_irq()``; default: no)."""
+        return False
+
+    @property
+    def can_reregister(self) -> bool:
+        """Whether the strategy can call SetupEventNotifyInterrupt again after its IRQ migrated (the
+        ``reregister`` and ``reregister_delay_ms`` parameters; default: no)."""
         return False
 
     def params(self) -> dict[str, Any]:

@@ -70,6 +70,21 @@ class DynamicIrq(NotifyStrategy):
         """Allocation before SMP bring-up (only CPU 0 online)."""
         return self.early
 
+    @property
+    def sets_up_event_notify(self) -> bool:
+        """Yes: SetupEventNotifyInterrupt names the IRQ's vector (and, with ``apic_targeting``, its CPU)."""
+        return True
+
+    @property
+    def notify_irq_migrates(self) -> bool:
+        """Yes: IRQF_NOBALANCING stops balancing, not the move when the IRQ's CPU goes offline."""
+        return True
+
+    @property
+    def can_reregister(self) -> bool:
+        """Yes: ``reregister`` calls SetupEventNotifyInterrupt again ``reregister_delay_ms`` after a move."""
+        return True
+
     def _request(self, ctx: NotifyContext) -> None:
         guest = ctx.guest
         affinity = None

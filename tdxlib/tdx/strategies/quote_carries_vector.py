@@ -32,6 +32,11 @@ class QuoteCarriesVector(NotifyStrategy):
 
     with_apic: bool = True
 
+    @property
+    def notify_irq_migrates(self) -> bool:
+        """Yes: its one dynamic IRQ moves when its CPU goes offline (the next GetQuote names the new one)."""
+        return True
+
     def setup(self, ctx: NotifyContext) -> None:
         """Allocate and request the IRQ; no SetupEventNotifyInterrupt."""
         guest = ctx.guest

@@ -40,6 +40,11 @@ class SystemVector(NotifyStrategy):
         ):
             raise ValidationError("vector", self.vector, "None (the layout's) or a vector in 32..255")
 
+    @property
+    def sets_up_event_notify(self) -> bool:
+        """Yes: SetupEventNotifyInterrupt names the vector, from the boot CPU (``tdx_early_init``)."""
+        return True
+
     def _vector(self, ctx: NotifyContext) -> int:
         if self.vector is not None:
             return self.vector

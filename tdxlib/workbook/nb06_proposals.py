@@ -1,0 +1,107 @@
+"""Notebook 06, spec proposals: a proposal's evaluation (cached per proposal file and suite), its
+recorded key numbers, and the interactive explorer — pick a proposal and a suite, see the verdict
+grid and the annotated proposal redrawn.
+
+The explorer is a :class:`~tdxlib.workbook.panel.Panel` (verdict grid) plus an HTML widget holding
+:func:`render_html`. Tests drive it by setting ``explorer.panel.controls["proposal"].value`` and
+reading ``explorer.html.value``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from tdxlib.argument.proposals.annotate import render_html
+from tdxlib.argument.proposals.catalog import SUITES_PATH, builtin_paths
+from tdxlib.argument.proposals.evaluate import evaluate, key_numbers
+from tdxlib.argument.proposals.load import builtin_ids, resolve
+from tdxlib.cache import memo, stat_key
+from tdxlib.workbook.panel import View, make_panel
+from tdxlib.workbook.params import ProposalsParams
+from tdxlib.workbook.proposal_figures import verdict_grid
+
+__all__ = [
+    "Explorer",
+    "ProposalsParams",
+    "cached_evaluation",
+    "explorer",
+    "proposal_metrics",
+    "proposal_view",
+]
+
+
+@memo(maxsize=64, copy=pd.DataFrame.copy)
+def _evaluation(proposal: str, suite: str, files: tuple[tuple[str, int, int], ...]) -> pd.DataFrame:
+    """``evaluate(proposal, suite)``; ``files`` (the proposal's and the suites' stat_key) is key only."""
+    return evaluate(resolve(proposal), suite)
+
+
+def cached_evaluation(proposal: str, suite: str = "default") -> pd.DataFrame:
+    """``evaluate(proposal, suite)``, cached per built-in id or path and suite; an edited proposal or
+    suites file is evaluated again. Each caller gets its own copy."""
+    path = builtin_paths().get(proposal, Path(proposal))
+    return _evaluation(proposal, suite, stat_key(path, SUITES_PATH))
+
+
+def proposal_metrics(evaluation: pd.DataFrame) -> dict[str, Any]:
+    """Key numbers of notebook 06: the proposal's ``key_numbers`` that have a value."""
+    return {k: v for k, v in key_numbers(evaluation).items() if v is not None}
+
+
+def proposal_view(p: ProposalsParams | None = None) -> View:
+    """The view of one proposal: its evaluation (result), verdict grid (chart) and a caption."""
+    p = p or ProposalsParams()
+    ev = cached_evaluation(p.proposal, p.suite)
+    proposal = resolve(p.proposal)
+    k = key_numbers(ev)
+    caption = (
+        f"{proposal.id}: own VMM {k['verdict_own_vmm']}, real VMMs {k['verdict_real_vmms']}; "
+        f"{k['ok_runs']}/{k['runs']} runs ok; new spec elements {k['new_elements']}"
+    )
+    chart = verdict_grid(ev, f"{proposal.id} across the {p.suite} suite")
+    return View(p, ev, chart, caption)
+
+
+@dataclass(eq=False)
+class Explorer:
+    """A :class:`tdxlib.workbook.panel.Panel` (verdict grid) plus the annotated proposal as HTML."""
+
+    panel: Any
+    html: Any
+    widget: Any
+
+    def refresh(self, _change: Any = None) -> None:
+        """Re-render the annotated proposal for the panel's current values."""
+        values = self.panel.values()
+        ev = self.panel.result
+        if ev is None:
+            return
+        self.html.value = render_html(resolve(values["proposal"]), ev)
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display  # reason: called by IPython only, which has loaded it
+
+        display(self.widget)
+
+
+def explorer(proposal: str = "caller-vcpu", suite: str = "default") -> Explorer:
+    """Dropdowns for proposal (built-ins, plus ``proposal`` if it is a file) and suite; the verdict grid
+    and the annotated proposal follow them."""
+    import ipywidgets as w  # reason: 0.17 s to import, and report runs build no panel
+
+    p = ProposalsParams(proposal=proposal, suite=suite)
+    options: list[tuple[str, str]] = [(i, i) for i in builtin_ids()]
+    if proposal not in builtin_ids():
+        options.insert(0, (resolve(proposal).id + " (file)", proposal))
+    choose = {"proposal": w.Dropdown(options=options, value=proposal, description="proposal")}
+    panel = make_panel("Evaluate a proposal", p, proposal_view, ("proposal", "suite"), choose)
+    html = w.HTML()
+    ex = Explorer(panel, html, w.VBox([panel.widget, html]))
+    for c in panel.controls.values():
+        c.observe(ex.refresh, names="value")
+    ex.refresh()
+    return ex

@@ -1,0 +1,50 @@
+"""tdxlib.workbook.nb06_proposals: evaluations cached per proposal file and suite (an edited file is
+evaluated again; each caller gets its own copy), the recorded key numbers, the view."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from paths import ROOT
+
+from tdxlib.argument.proposals import evaluate, key_numbers, resolve
+from tdxlib.errors import ValidationError
+from tdxlib.workbook import nb06_proposals as nb
+from tdxlib.workbook.params import ProposalsParams
+
+
+def test_cached_evaluation_equals_a_fresh_one_and_is_a_copy_per_caller() -> None:
+    ev = nb.cached_evaluation("caller-vcpu", "quick")
+    pd.testing.assert_frame_equal(ev, evaluate(resolve("caller-vcpu"), "quick"))
+    ev["verdict"] = "changed by a caller"
+    assert "changed by a caller" not in set(nb.cached_evaluation("caller-vcpu", "quick")["verdict"])
+
+
+def test_an_edited_proposal_file_is_evaluated_again(tmp_path: Path) -> None:
+    path = tmp_path / "mine.yaml"
+    text = (ROOT / "data" / "proposals" / "caller-vcpu.yaml").read_text(encoding="utf-8")
+    path.write_text(text.replace("id: caller-vcpu", "id: mine-first", 1), encoding="utf-8")
+    assert set(nb.cached_evaluation(str(path), "quick")["proposal"]) == {"mine-first"}
+    path.write_text(text.replace("id: caller-vcpu", "id: mine-second", 1), encoding="utf-8")
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # a later modification
+    assert set(nb.cached_evaluation(str(path), "quick")["proposal"]) == {"mine-second"}
+
+
+def test_proposal_metrics_are_the_key_numbers_that_have_a_value() -> None:
+    ev = nb.cached_evaluation("polling-only", "quick")
+    m = nb.proposal_metrics(ev)
+    assert m == {k: v for k, v in key_numbers(ev).items() if v is not None}
+    assert None not in m.values() and m["runs"] == len(ev)
+
+
+def test_proposal_view_and_its_params() -> None:
+    v = nb.proposal_view(ProposalsParams(proposal="polling-only", suite="quick"))
+    assert v.caption.startswith("polling-only: own VMM")
+    assert set(v.result["proposal"]) == {"polling-only"}
+    assert ProposalsParams(seeds=[3, 4]).suite_seeds == [3, 4] and ProposalsParams().suite_seeds is None
+    with pytest.raises(ValidationError, match="suite"):
+        ProposalsParams(suite="no-such-suite")
