@@ -15,18 +15,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from tdxlib.workbook.palette import VERDICT_TEXT_COLOURS
+
 SUMMARY_SCHEMA = 1
-_VERDICT_COLOURS = {
-    "holds": "#1a7f37",
-    "true": "#1a7f37",
-    "supported": "#1a7f37",
-    "refuted": "#cf222e",
-    "false": "#cf222e",
-    "fails": "#cf222e",
-    "partly": "#9a6700",
-    "partial": "#9a6700",
-    "depends": "#9a6700",
-}
 
 
 def git_commit(root: Path) -> str | None:
@@ -204,7 +195,7 @@ def index_html(summary: Mapping[str, Any], title: str = "tdxlib reports") -> str
         )
         for row in ledger:
             verdict = str(row.get("verdict"))
-            colour = _VERDICT_COLOURS.get(verdict.lower(), "#1f2328")
+            colour = VERDICT_TEXT_COLOURS.get(verdict.lower(), "#1f2328")
             parts.append(
                 f"<tr><td><code>{e(str(row.get('id')))}</code></td><td>{e(str(row.get('author', '')))}</td>"
                 f"<td>{e(str(row.get('claim', '')))}</td>"

@@ -25,6 +25,7 @@ defer_rfc3987_syntax()
 import altair as alt  # noqa: E402  (after the import-time saving above)
 
 from tdxlib.workbook import chartdata  # noqa: E402
+from tdxlib.workbook.palette import PALETTE  # noqa: E402
 from tdxlib.workbook.svg import CHART_MIME, vegalite_svg  # noqa: E402
 
 if TYPE_CHECKING:
@@ -45,8 +46,6 @@ __all__ = [
 
 #: Name of the altair theme registered here.
 THEME = "tdxlib"
-#: Categorical colours (colour-blind safe, Okabe–Ito order): strategies, VMM profiles, verdicts.
-PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
 #: Environment variable the report pipeline sets in every kernel it starts.
 HEADLESS_ENV = "TDXLIB_HEADLESS"
 #: Set to ``deferred`` by the pipeline: emit the spec, the pipeline renders the SVG.

@@ -14,10 +14,10 @@ import pandas as pd
 
 from tdxlib.workbook.charts import layer
 from tdxlib.workbook.charts import tooltips as _tips  # importing charts registers the theme
+from tdxlib.workbook.palette import VERDICT_COLOURS
 
 _ROLE_ORDER = ["exception", "isa-legacy", "pic-cascade", "device", "syscall", "system", "unused-system"]
 _ROLE_COLOURS = ["#999999", "#CC79A7", "#CC79A7", "#56B4E9", "#F0E442", "#D55E00", "#E69F00"]
-_VERDICT_COLOURS = {"holds": "#009E73", "fails": "#D55E00", "depends": "#E69F00"}
 
 
 def _frame(rows: pd.DataFrame | Iterable[Mapping[str, Any]]) -> pd.DataFrame:
@@ -204,7 +204,7 @@ def verdict_table(ledger: pd.DataFrame, title: str = "The claims ledger") -> alt
         color=alt.Color(
             field="verdict",
             type="nominal",
-            scale=alt.Scale(domain=list(_VERDICT_COLOURS), range=list(_VERDICT_COLOURS.values())),
+            scale=alt.Scale(domain=list(VERDICT_COLOURS), range=list(VERDICT_COLOURS.values())),
         ),
     )
     label = base.mark_text(align="left", dx=4, color="white").encode(

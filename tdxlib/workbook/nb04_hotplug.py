@@ -9,13 +9,14 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from tdxlib.argument.evidence import notify_cpu
 from tdxlib.sim import Result, Scenario
 from tdxlib.tdx.strategies import make_strategy
 from tdxlib.workbook import figures
 from tdxlib.workbook.ledgers import claims_view
 from tdxlib.workbook.panel import Panel, View, make_panel
 from tdxlib.workbook.params import HOTPLUG_STRATEGIES, HotplugParams
-from tdxlib.workbook.simruns import metrics_cached, run_cached, scenario_key, strategy_spec
+from tdxlib.workbook.simruns import run_cached, scenario_key, strategy_spec
 
 __all__ = [
     "HOTPLUG_PAIRS",
@@ -75,11 +76,11 @@ def _strategy(p: HotplugParams) -> dict[str, Any]:
     return strategy_spec(p.strategy)
 
 
-def _notify_cpu(cpus: int, spec: dict[str, Any], vmm: str, seed: int) -> int:
-    """The CPU the notify IRQ lands on at boot (1 when the mechanism has none, e.g. a system vector)."""
-    key = scenario_key(cpus=cpus, strategy=spec, vmm=vmm, quotes=0, seed=seed)
-    cpu = metrics_cached(key).notify_setup_cpu
-    return 1 if cpu is None or cpu == 0 else int(cpu)
+def _offline_cpu(cpus: int, spec: dict[str, Any], vmm: str, seed: int) -> int:
+    """The CPU this notebook takes offline: the notify IRQ's (``evidence.notify_cpu``), or CPU 1 when
+    the mechanism has none (a system vector, polling) or it is the BSP, which cannot go offline."""
+    cpu = notify_cpu(make_strategy(**spec), vmm, cpus, seed=seed)
+    return 1 if cpu is None or cpu == 0 else cpu
 
 
 def loss_windows(events: pd.DataFrame) -> pd.DataFrame:
@@ -140,7 +141,7 @@ def hotplug_run(p: HotplugParams | None = None) -> HotplugRun:
     """
     p = p or HotplugParams()
     spec = _strategy(p)
-    cpu = _notify_cpu(p.cpus, spec, p.vmm, p.seed)
+    cpu = _offline_cpu(p.cpus, spec, p.vmm, p.seed)
     plan = [(p.offline_at_s, cpu, "offline")]
     if p.online_at is not None:
         plan.append((p.online_at, cpu, "online"))

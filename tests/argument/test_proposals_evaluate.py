@@ -20,8 +20,6 @@ from tdxlib.argument.proposals.suites import load_suites
 from tdxlib.cache import BUILD_CACHE_ENV as EVAL_CACHE_ENV
 from tdxlib.data import data_path
 from tdxlib.errors import ValidationError
-from tdxlib.workbook.proposal_figures import comparison_grid, latency_points, verdict_grid
-from tdxlib.workbook.proposal_panel import explorer
 
 THREAD = ["ghci-as-written", "dynamic-irq-as-written", "apic-id-in-setup", "caller-vcpu", "polling-only"]
 
@@ -235,24 +233,3 @@ def test_worst_per_group_names_an_unknown_verdict() -> None:
     frame = pd.DataFrame({"scenario": ["a"], "verdict": ["meh"]})
     with pytest.raises(ValidationError, match="meh"):
         ev.worst_per_group(frame, ["scenario"])
-
-
-def test_figures_build():
-
-    ev = P.evaluate_all(["caller-vcpu", "polling-only"], "quick")
-    one = ev[ev["proposal"] == "caller-vcpu"]
-    for chart in (verdict_grid(one, "t"), latency_points(one, "t"), comparison_grid(ev, "t")):
-        spec = chart.to_dict()
-        assert spec["title"] == "t"
-    with pytest.raises(ValidationError):
-        verdict_grid(one.iloc[0:0], "empty")
-
-
-def test_explorer_follows_its_controls():
-
-    ex = explorer("caller-vcpu", "quick")
-    assert "caller-vcpu" in ex.html.value
-    ex.panel.controls["proposal"].value = "polling-only"
-    assert "polling-only: Polling only" in ex.html.value
-    assert ex.panel.error == ""
-    assert set(ex.panel.result["proposal"]) == {"polling-only"}

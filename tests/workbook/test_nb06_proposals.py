@@ -10,10 +10,11 @@ import pandas as pd
 import pytest
 from paths import ROOT
 
-from tdxlib.argument.proposals import evaluate, key_numbers, resolve
+from tdxlib.argument.proposals import evaluate, evaluate_all, key_numbers, resolve
 from tdxlib.errors import ValidationError
 from tdxlib.workbook import nb06_proposals as nb
 from tdxlib.workbook.params import ProposalsParams
+from tdxlib.workbook.proposal_figures import comparison_grid, latency_points, verdict_grid
 
 
 def test_cached_evaluation_equals_a_fresh_one_and_is_a_copy_per_caller() -> None:
@@ -48,3 +49,22 @@ def test_proposal_view_and_its_params() -> None:
     assert ProposalsParams(seeds=[3, 4]).suite_seeds == [3, 4] and ProposalsParams().suite_seeds is None
     with pytest.raises(ValidationError, match="suite"):
         ProposalsParams(suite="no-such-suite")
+
+
+def test_proposal_figures_build() -> None:
+    ev = evaluate_all(["caller-vcpu", "polling-only"], "quick")
+    one = ev[ev["proposal"] == "caller-vcpu"]
+    for chart in (verdict_grid(one, "t"), latency_points(one, "t"), comparison_grid(ev, "t")):
+        spec = chart.to_dict()
+        assert spec["title"] == "t"
+    with pytest.raises(ValidationError):
+        verdict_grid(one.iloc[0:0], "empty")
+
+
+def test_explorer_follows_its_controls() -> None:
+    ex = nb.explorer("caller-vcpu", "quick")
+    assert "caller-vcpu" in ex.html.value
+    ex.panel.controls["proposal"].value = "polling-only"
+    assert "polling-only: Polling only" in ex.html.value
+    assert ex.panel.error == ""
+    assert set(ex.panel.result["proposal"]) == {"polling-only"}
