@@ -7,6 +7,8 @@ section 3.2), not from the code or the YAML files.
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -406,3 +408,13 @@ def test_layout_path_of_a_name_and_of_a_file() -> None:
     assert layout_path("some/where/mine.yaml").name == "mine.yaml"
     with pytest.raises(ValidationError, match=r"linux-5\.19"):
         layout_path("no-such-layout")
+
+
+def test_reading_a_layout_does_not_import_numpy() -> None:
+    """VectorLayout.new_matrix imports the (numpy) allocator inside the function for this reason."""
+    code = (
+        "import sys; from tdxlib.kernel.vectors import load_layout; "
+        "load_layout('linux-6.12').describe(); print('numpy' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
