@@ -134,6 +134,7 @@ class _Seated:
 
 
 def _seat(m: IrqMatrix, cpus: list[int]) -> _Seated:
+    """The matrix with each CPU's available vectors and the lapic_can_unplug_cpu() answers."""
     avl = np.array([m.cpu_available(c) for c in cpus], dtype=np.int64)
     return _Seated(m, avl, *_unplug(m, cpus))
 

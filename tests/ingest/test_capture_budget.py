@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from ingest_samples import REAL
@@ -15,6 +17,7 @@ from tdxlib.ingest.capture_budget import (
 from tdxlib.ingest.captures import load_capture
 from tdxlib.kernel.budget import spread_load
 from tdxlib.kernel.matrix import IrqMatrix
+from tdxlib.kernel.vectors import load_layout
 
 
 def test_budget_real_capture_matches_hand_arithmetic() -> None:
@@ -61,3 +64,21 @@ def test_budget_errors() -> None:
         budget_from_capture(REAL, reserved_vectors=-1)
     with pytest.raises(DataError, match="VECTOR"):
         load_capture(REAL).load(exact=True)
+
+
+def test_a_reservation_that_no_longer_fits_is_estimated_and_says_so(tmp_path: Path) -> None:
+    """5.19 on 2 CPUs, CPU 1 full: with one vector reserved it cannot hold its 201 vectors any more."""
+    m = load_layout("linux-5.19").new_matrix(2)
+    while m.cpu_available(1) > 0:
+        m.alloc([1], False)
+    cap = tmp_path / "full"
+    cap.mkdir()
+    (cap / "manifest.yaml").write_text("name: full\nmachine: {cpus_possible: 0-1}\n")
+    (cap / "VECTOR.txt").write_text("name:   VECTOR\n" + m.debug_show())
+    b = budget_from_capture(cap)
+    # CPU 0: 201 device vectors less the 15 ISA vectors it holds since boot; CPU 1: none left
+    assert b.per_cpu["available"].tolist() == [186, 0]
+    assert b.per_cpu["available_reserved"].tolist() == [185, 0]
+    assert b.per_cpu["can_offline_reserved"].tolist() == [False, False]
+    assert b.summary["reservation_fits"] is False and b.summary["sequential_offline_max_reserved"] is None
+    assert any("cannot hold its vectors any more" in n for n in b.notes)

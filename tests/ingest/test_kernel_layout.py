@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tdxlib.ingest.load import layout_for_kernel
+from tdxlib.ingest.kernel_layout import layout_for_kernel
 
 
 def test_layout_for_kernel() -> None:
