@@ -27,23 +27,18 @@ from tdxlib.ingest.capture_budget import (
     sequential_offline,
 )
 from tdxlib.ingest.captures import Capture, capture_names, load_capture
-from tdxlib.ingest.load import (
-    DEFAULT_MANAGED_PATTERNS,
-    IrqPlacement,
-    VectorLoad,
-    estimate_load,
-    layout_for_kernel,
-    load_from_dump,
-)
+from tdxlib.ingest.estimate import DEFAULT_MANAGED_PATTERNS, estimate_load
+from tdxlib.ingest.irqlines import ArchRow, IrqRow
+from tdxlib.ingest.kernel_layout import layout_for_kernel
+from tdxlib.ingest.load import load_from_dump
 from tdxlib.ingest.procinterrupts import (
-    ArchRow,
-    IrqRow,
     ProcInterrupts,
     format_proc_interrupts,
     parse_proc_interrupts,
     read_proc_interrupts,
 )
 from tdxlib.ingest.vectordump import VectorDump, parse_vector_dump
+from tdxlib.ingest.vectorload import IrqPlacement, VectorLoad
 
 __all__ = [
     "DEFAULT_MANAGED_PATTERNS",
@@ -84,7 +79,7 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     """SERVERS, ServerSpec and synthesize load lazily (so ``python -m tdxlib.ingest.synth`` runs cleanly)."""
     if name in ("SERVERS", "ServerSpec", "synthesize"):
-        from tdxlib.ingest import synth
+        from tdxlib.ingest import synth  # not at import: runpy warns for `-m tdxlib.ingest.synth` then
 
         return getattr(synth, name)
     raise AttributeError(f"module 'tdxlib.ingest' has no attribute {name!r}")

@@ -21,14 +21,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tdxlib.errors import MatrixError, ValidationError
-from tdxlib.ingest.captures import load_capture
-from tdxlib.ingest.load import VectorLoad
+from tdxlib.ingest.captures import Capture, load_capture
+from tdxlib.ingest.vectorload import VectorLoad
+from tdxlib.kernel.budget import spread_load
+from tdxlib.kernel.matrix import IrqMatrix
+from tdxlib.kernel.vectors.layout import VectorLayout, load_layout
 
 if TYPE_CHECKING:
     import pandas as pd
-
-    from tdxlib.kernel.matrix import IrqMatrix
-    from tdxlib.kernel.vectors import VectorLayout
 
 #: Layout pair that defines the default cost of "the reserved vector": the v8 patch against 5.19.
 BASE_LAYOUT = "linux-5.19"
@@ -62,8 +62,6 @@ class CaptureBudget:
 
 def reserved_vector_cost(base: str = BASE_LAYOUT, proposal: str = PROPOSAL_LAYOUT) -> int:
     """Device vectors per CPU that ``proposal`` takes compared with ``base`` (1 for the v8 patch)."""
-    from tdxlib.kernel.vectors import load_layout
-
     b, p = load_layout(base), load_layout(proposal)
     return b.external_vectors_per_cpu() - p.external_vectors_per_cpu()
 
@@ -79,25 +77,6 @@ def _unplug(m: IrqMatrix, cpus: list[int]) -> tuple[list[int], list[int], list[b
         ok.append(a >= t)
         res_ok.append(a >= reserved)
     return tomove, avl, ok, res_ok
-
-
-def _waterfill(avl: np.ndarray, t: int) -> np.ndarray:
-    """Take ``t`` vectors one by one from the CPU with the most available (ties: lowest CPU); new avl."""
-    if t <= 0:
-        return avl.copy()
-    lo, hi = 0, int(avl.max())
-    while lo < hi:  # smallest level L with sum(max(avl - L, 0)) <= t
-        mid = (lo + hi) // 2
-        if int(np.maximum(avl - mid, 0).sum()) <= t:
-            hi = mid
-        else:
-            lo = mid + 1
-    new = np.minimum(avl, lo)
-    rest = t - int((avl - new).sum())
-    if rest > 0:
-        idx = np.flatnonzero(new == lo)[:rest]
-        new[idx] -= 1
-    return new
 
 
 def sequential_offline(m: IrqMatrix, order: list[int] | None = None) -> int:
@@ -122,11 +101,120 @@ def sequential_offline(m: IrqMatrix, order: list[int] | None = None) -> int:
         t = int(tomove[i])
         if int(avl[others].sum()) < t:
             break
-        new = _waterfill(avl[others], t)
+        new = spread_load(avl[others], t)  # the kernel's best-CPU rule, one vector at a time
         tomove[others] += avl[others] - new
         avl[others] = new
         done += 1
     return done
+
+
+def _reservation(reserved_vectors: int | None) -> tuple[int, str]:
+    """(vectors the reservation takes per CPU, a note saying where that number comes from)."""
+    if reserved_vectors is None:
+        k = reserved_vector_cost()
+        return (
+            k,
+            f"reserved vector cost {k} per CPU: {BASE_LAYOUT} -> {PROPOSAL_LAYOUT} device vectors per CPU",
+        )
+    if isinstance(reserved_vectors, bool) or not isinstance(reserved_vectors, int) or reserved_vectors < 0:
+        raise ValidationError("reserved_vectors", reserved_vectors, "an integer >= 0")
+    return reserved_vectors, f"reserved vector cost {reserved_vectors} per CPU (given)"
+
+
+@dataclass(frozen=True)
+class _Seated:
+    """One matrix seeded from the load (with or without the reservation) and its unplug answers."""
+
+    matrix: IrqMatrix | None  # None: the reservation does not fit
+    available: np.ndarray
+    tomove: list[int]
+    avl_cpudown: list[int]
+    can_offline: list[bool]
+    reserved_ok: list[bool]
+
+
+def _seat(m: IrqMatrix, cpus: list[int]) -> _Seated:
+    """The matrix with each CPU's available vectors and the lapic_can_unplug_cpu() answers."""
+    avl = np.array([m.cpu_available(c) for c in cpus], dtype=np.int64)
+    return _Seated(m, avl, *_unplug(m, cpus))
+
+
+def _seat_reserved(
+    load: VectorLoad, seat: VectorLayout | str | None, k: int, now: _Seated, notes: list[str]
+) -> _Seated:
+    """The load with ``k`` vectors taken off every CPU's device range; if it no longer fits, an estimate."""
+    cpus = list(load.cpus)
+    try:
+        return _seat(load.to_matrix(seat, reserve_top=k), cpus)
+    except MatrixError as exc:
+        notes.append(f"with {k} reserved vector(s) some CPU cannot hold its vectors any more: {exc}")
+        avl_down = list(np.asarray(now.avl_cpudown) - k * len(cpus))
+        return _Seated(None, np.maximum(now.available - k, 0), now.tomove, avl_down, [False] * len(cpus), [])
+
+
+def _per_cpu(load: VectorLoad, now: _Seated, res: _Seated) -> pd.DataFrame:
+    """One row per online CPU: device vectors now and with the reservation, and the unplug check."""
+    import pandas as pd  # heavy, and only this answer needs it: tdxlib.ingest loads without pandas
+
+    m = now.matrix
+    assert m is not None
+    cpus = list(load.cpus)
+    return pd.DataFrame(
+        {
+            "cpu": cpus,
+            "device_range": load.alloc_size - load.systembits_inalloc,
+            "allocated": [m.cpu_allocated(c) for c in cpus],
+            "managed": [m.cpu_managed(c) for c in cpus],
+            "managed_allocated": [m.cpu_managed_allocated(c) for c in cpus],
+            "available": now.available,
+            "available_reserved": res.available,
+            "taken": now.available - res.available,
+            "tomove": now.tomove,
+            "avl_cpudown": now.avl_cpudown,
+            "can_offline": now.can_offline,
+            "reserved_ok": now.reserved_ok,
+            "tomove_reserved": res.tomove,
+            "avl_cpudown_reserved": res.avl_cpudown,
+            "can_offline_reserved": res.can_offline,
+        }
+    )
+
+
+def _summary(
+    cap: Capture, load: VectorLoad, layout: VectorLayout | str | None, k: int, now: _Seated, res: _Seated
+) -> dict[str, Any]:
+    """The headline numbers of one capture's answer."""
+    m = now.matrix
+    assert m is not None
+    ncpus = len(load.cpus)
+    ok, ok_r = now.can_offline, res.can_offline
+    avl_now, avl_res = now.available, res.available
+    return {
+        "capture": cap.name,
+        "constructed": cap.constructed,
+        "kind": load.kind,
+        "layout": (
+            (load.layout or f"as captured (FIRST_SYSTEM_VECTOR {load.alloc_end:#x})")
+            if layout is None
+            else (layout if isinstance(layout, str) else layout.name)
+        ),
+        "cpus_online": ncpus,
+        "reserved_vectors": k,
+        "available_min": int(avl_now.min()),
+        "available_median": float(np.median(avl_now)),
+        "available_total": int(avl_now.sum()),
+        "available_reserved_min": int(avl_res.min()),
+        "available_reserved_total": int(avl_res.sum()),
+        "taken_total": int((avl_now - avl_res).sum()),
+        "reservation_fits": res.matrix is not None,
+        "global_reserved": m.reserved(),
+        "cpus_cannot_offline": int(ncpus - sum(ok)),
+        "cpus_cannot_offline_reserved": int(ncpus - sum(ok_r)),
+        "all_can_offline": bool(all(ok)),
+        "all_can_offline_reserved": bool(all(ok_r)),
+        "sequential_offline_max": sequential_offline(m),
+        "sequential_offline_max_reserved": sequential_offline(res.matrix) if res.matrix is not None else None,
+    }
 
 
 def budget_from_capture(
@@ -145,20 +233,7 @@ def budget_from_capture(
     ``available_reserved``, ``taken`` (by the reservation), ``tomove`` (irq_matrix_allocated),
     ``avl_cpudown`` and ``can_offline`` (lapic_can_unplug_cpu), with ``_reserved`` twins.
     """
-    import pandas as pd
-
-    if reserved_vectors is None:
-        k = reserved_vector_cost()
-        how_k = f"reserved vector cost {k} per CPU: {BASE_LAYOUT} -> {PROPOSAL_LAYOUT} device vectors per CPU"
-    else:
-        if (
-            isinstance(reserved_vectors, bool)
-            or not isinstance(reserved_vectors, int)
-            or reserved_vectors < 0
-        ):
-            raise ValidationError("reserved_vectors", reserved_vectors, "an integer >= 0")
-        k = reserved_vectors
-        how_k = f"reserved vector cost {k} per CPU (given)"
+    k, how_k = _reservation(reserved_vectors)
     cap = load_capture(name_or_path)
     use_dump = cap.vector_dump is not None and exact is not False
     # an exact load keeps the kernel's bits and is re-seated on ``layout``; an estimate is made against it
@@ -169,64 +244,8 @@ def budget_from_capture(
         *load.notes,
         how_k,
     ]
-    m = load.to_matrix(seat)
-    cpus = list(load.cpus)
-    avl_now = np.array([m.cpu_available(c) for c in cpus], dtype=np.int64)
-    tomove, avl_down, ok, res_ok = _unplug(m, cpus)
-    try:
-        mr = load.to_matrix(seat, reserve_top=k)
-        avl_res = np.array([mr.cpu_available(c) for c in cpus], dtype=np.int64)
-        tomove_r, avl_down_r, ok_r, _ = _unplug(mr, cpus)
-        fits = True
-    except MatrixError as exc:
-        notes.append(f"with {k} reserved vector(s) some CPU cannot hold its vectors any more: {exc}")
-        mr = None
-        avl_res = np.maximum(avl_now - k, 0)
-        tomove_r, avl_down_r, ok_r = tomove, list(np.asarray(avl_down) - k * len(cpus)), [False] * len(cpus)
-        fits = False
-    per_cpu = pd.DataFrame(
-        {
-            "cpu": cpus,
-            "device_range": load.alloc_size - load.systembits_inalloc,
-            "allocated": [m.cpu_allocated(c) for c in cpus],
-            "managed": [m.cpu_managed(c) for c in cpus],
-            "managed_allocated": [m.cpu_managed_allocated(c) for c in cpus],
-            "available": avl_now,
-            "available_reserved": avl_res,
-            "taken": avl_now - avl_res,
-            "tomove": tomove,
-            "avl_cpudown": avl_down,
-            "can_offline": ok,
-            "reserved_ok": res_ok,
-            "tomove_reserved": tomove_r,
-            "avl_cpudown_reserved": avl_down_r,
-            "can_offline_reserved": ok_r,
-        }
-    )
-    summary: dict[str, Any] = {
-        "capture": cap.name,
-        "constructed": cap.constructed,
-        "kind": load.kind,
-        "layout": (
-            (load.layout or f"as captured (FIRST_SYSTEM_VECTOR {load.alloc_end:#x})")
-            if layout is None
-            else (layout if isinstance(layout, str) else layout.name)
-        ),
-        "cpus_online": len(cpus),
-        "reserved_vectors": k,
-        "available_min": int(avl_now.min()),
-        "available_median": float(np.median(avl_now)),
-        "available_total": int(avl_now.sum()),
-        "available_reserved_min": int(avl_res.min()),
-        "available_reserved_total": int(avl_res.sum()),
-        "taken_total": int((avl_now - avl_res).sum()),
-        "reservation_fits": fits,
-        "global_reserved": m.reserved(),
-        "cpus_cannot_offline": int(len(cpus) - sum(ok)),
-        "cpus_cannot_offline_reserved": int(len(cpus) - sum(ok_r)),
-        "all_can_offline": bool(all(ok)),
-        "all_can_offline_reserved": bool(all(ok_r)),
-        "sequential_offline_max": sequential_offline(m),
-        "sequential_offline_max_reserved": sequential_offline(mr) if mr is not None else None,
-    }
+    now = _seat(load.to_matrix(seat), list(load.cpus))
+    res = _seat_reserved(load, seat, k, now, notes)
+    per_cpu = _per_cpu(load, now, res)
+    summary = _summary(cap, load, layout, k, now, res)
     return CaptureBudget(cap.name, load.kind, summary["layout"], k, per_cpu, summary, tuple(notes))

@@ -7,25 +7,20 @@ and, when debugfs was readable, ``VECTOR.txt``; the format is described in data/
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tdxlib.data import data_path, load_yaml
 from tdxlib.errors import CaptureParseError, DataError, ValidationError
-from tdxlib.ingest.affinity import IrqAffinity, parse_affinity_table
-from tdxlib.ingest.load import (
-    DEFAULT_MANAGED_PATTERNS,
-    ManagedSpec,
-    VectorLoad,
-    estimate_load,
-    load_from_dump,
-)
+from tdxlib.ingest.affinity import IrqAffinity, parse_affinity_table, parse_cpulist
+from tdxlib.ingest.estimate import DEFAULT_MANAGED_PATTERNS, ManagedSpec, estimate_load
+from tdxlib.ingest.kernel_layout import layout_config_from_kernel_config, layout_for_kernel
+from tdxlib.ingest.load import load_from_dump
 from tdxlib.ingest.procinterrupts import ProcInterrupts, read_proc_interrupts
 from tdxlib.ingest.vectordump import VectorDump, parse_vector_dump
-
-if TYPE_CHECKING:
-    from tdxlib.kernel.vectors import VectorLayout
+from tdxlib.ingest.vectorload import VectorLoad
+from tdxlib.kernel.vectors.layout import VectorLayout, load_layout
 
 #: File names inside a capture directory.
 INTERRUPTS = "interrupts.txt"
@@ -98,8 +93,6 @@ class Capture:
         """Possible CPUs of the captured machine (highest possible CPU + 1), if recorded."""
         m = self.manifest.get("machine")
         if isinstance(m, Mapping) and m.get("cpus_possible"):
-            from tdxlib.ingest.affinity import parse_cpulist
-
             cpus = parse_cpulist(str(m["cpus_possible"]))
             return max(cpus) + 1 if cpus else None
         return None
@@ -126,8 +119,6 @@ class Capture:
             raise DataError("no VECTOR.txt in this capture: only an estimated load is possible", self.path)
         if self.interrupts is None:
             raise DataError(f"neither {VECTOR} nor {INTERRUPTS} in this capture", self.path)
-        from tdxlib.ingest.load import layout_config_from_kernel_config, layout_for_kernel
-
         notes: list[str] = []
         if layout is None:
             name, why = layout_for_kernel(self.kernel_release)
@@ -136,8 +127,6 @@ class Capture:
                 name, self.config, (a.name for a in self.interrupts.arch)
             )
             notes.extend(more)
-            from tdxlib.kernel.vectors import load_layout
-
             lay: VectorLayout | str = load_layout(name, **overrides)
         else:
             lay = layout
@@ -151,8 +140,6 @@ class Capture:
             kernel=self.kernel_release,
         )
         if notes:
-            from dataclasses import replace
-
             est = replace(est, notes=tuple(notes) + est.notes)
         return est
 

@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tdxlib.errors import DataError, MatrixError, ValidationError
-from tdxlib.ingest.load import VectorLoad, _layout
+from tdxlib.ingest.kernel_layout import as_layout
+from tdxlib.kernel.matrix import IrqMatrix, MatrixWarning
+from tdxlib.kernel.vectors.layout import VectorLayout
 
 if TYPE_CHECKING:
-    from tdxlib.kernel.matrix import IrqMatrix
-    from tdxlib.kernel.vectors import VectorLayout
+    from tdxlib.ingest.vectorload import VectorLoad  # it imports this module: a type, not a run-time need
 
 
 @dataclass
@@ -84,8 +85,6 @@ def _reseat(plan: _Plan, start: int, end: int, system: set[int], cpu: int) -> tu
 
 def seed_matrix(load: VectorLoad, layout: VectorLayout | str | None, reserve_top: int) -> IrqMatrix:
     """The IrqMatrix of ``load`` (see VectorLoad.to_matrix for ``layout`` and ``reserve_top``)."""
-    from tdxlib.kernel.matrix import IrqMatrix, MatrixWarning
-
     if isinstance(reserve_top, bool) or not isinstance(reserve_top, int) or reserve_top < 0:
         raise ValidationError("reserve_top", reserve_top, "an integer >= 0")
     problems = load.check()
@@ -96,7 +95,7 @@ def seed_matrix(load: VectorLoad, layout: VectorLayout | str | None, reserve_top
     bits, start, end = load.matrix_bits, load.alloc_start, load.alloc_end
     system = set(load.system_bits)
     if layout is not None:
-        lay = _layout(layout)
+        lay = as_layout(layout)
         bits, start, end = lay.NR_VECTORS, lay.FIRST_EXTERNAL_VECTOR, lay.FIRST_SYSTEM_VECTOR
         legacy = 16 if any(b == lay.pic_cascade_vector() for b in load.system_bits) else 0
         system = set(lay.matrix_system_bits(legacy))

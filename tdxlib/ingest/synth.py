@@ -34,9 +34,13 @@ from typing import Any
 import numpy as np
 import yaml
 
+from tdxlib.data import data_path
 from tdxlib.errors import ValidationError
 from tdxlib.ingest.affinity import IrqAffinity, format_affinity_table
-from tdxlib.ingest.procinterrupts import ArchRow, IrqRow, ProcInterrupts, format_proc_interrupts
+from tdxlib.ingest.irqlines import X86_ARCH_ROWS, ArchRow, IrqRow
+from tdxlib.ingest.procinterrupts import ProcInterrupts, format_proc_interrupts
+from tdxlib.kernel.matrix import IrqMatrix
+from tdxlib.kernel.vectors.layout import VectorLayout, load_layout
 
 #: Files above this size are written gzip-compressed (``interrupts.txt.gz``).
 GZIP_ABOVE = 2_000_000
@@ -142,10 +146,8 @@ class _Irq:
     rate: float  # mean interrupts, for the counts
 
 
-def build(spec: ServerSpec) -> tuple[Any, list[_Irq], np.ndarray]:
+def build(spec: ServerSpec) -> tuple[IrqMatrix, list[_Irq], np.ndarray]:
     """Run the allocator for ``spec``: returns (IrqMatrix, requested IRQs, node of each CPU)."""
-    from tdxlib.kernel.vectors import load_layout
-
     lay = load_layout(spec.layout)
     n = spec.ncpus
     nodes = node_of(spec)
@@ -216,21 +218,27 @@ def build(spec: ServerSpec) -> tuple[Any, list[_Irq], np.ndarray]:
 
 
 def _arch_rows(lay_name: str) -> list[tuple[str, str]]:
-    from tdxlib.ingest.procinterrupts import X86_ARCH_ROWS
-
     names = ["NMI", "LOC", "SPU", "PMI", "IWI", "RTR", "RES", "CAL", "TLB", "TRM", "THR", "MCE", "MCP"]
     names += ["ERR", "MIS", "PIN", "NPI", "PIW"]
     del lay_name
     return [(k, X86_ARCH_ROWS[k]) for k in names]
 
 
-def render(spec: ServerSpec) -> dict[str, bytes | str]:
-    """The capture files of ``spec`` (name -> contents) and the manifest as a dict under ``"manifest"``."""
-    from tdxlib.kernel.vectors import load_layout
+#: Mean counts of the architecture rows (per CPU), for the Poisson draws.
+_ARCH_RATES = {
+    "LOC": 2_000_000,
+    "RES": 50_000,
+    "CAL": 20_000,
+    "TLB": 10_000,
+    "NMI": 300,
+    "PMI": 300,
+    "IWI": 50,
+    "MCP": 80,
+}
 
-    lay = load_layout(spec.layout)
-    m, irqs, nodes = build(spec)
-    rng = np.random.default_rng(spec.seed)
+
+def _proc_interrupts(spec: ServerSpec, irqs: list[_Irq], rng: np.random.Generator) -> ProcInterrupts:
+    """The /proc/interrupts table: each IRQ's interrupts on its CPU, arch rows on every CPU (drawn)."""
     n = spec.ncpus
     cpus = np.arange(n, dtype=np.int64)
     counts = np.zeros((len(irqs), n), dtype=np.int64)
@@ -242,35 +250,30 @@ def render(spec: ServerSpec) -> dict[str, bytes | str]:
     arch = _arch_rows(spec.layout)
     arch_counts = np.zeros((len(arch), n), dtype=np.int64)
     arch_rows: list[ArchRow] = []
-    base = {
-        "LOC": 2_000_000,
-        "RES": 50_000,
-        "CAL": 20_000,
-        "TLB": 10_000,
-        "NMI": 300,
-        "PMI": 300,
-        "IWI": 50,
-        "MCP": 80,
-    }
     for j, (name, desc) in enumerate(arch):
         if name in ("ERR", "MIS"):
             arch_rows.append(ArchRow(name, "", 0, 0))
             continue
-        lam = base.get(name, 0)
+        lam = _ARCH_RATES.get(name, 0)
         if lam:
             arch_counts[j] = rng.poisson(lam, size=n)
         arch_rows.append(ArchRow(name, desc, None, 0))
-    pi = ProcInterrupts(cpus, tuple(rows), counts, tuple(arch_rows), arch_counts)
-    text = format_proc_interrupts(pi, style="mixed")
-    aff = {q.irq: IrqAffinity(q.irq, q.mask, (q.cpu,), int(nodes[q.cpu])) for q in irqs}
-    mapped = len(irqs) + spec.reserved_unrequested
+    return ProcInterrupts(cpus, tuple(rows), counts, tuple(arch_rows), arch_counts)
+
+
+def _vector_text(m: IrqMatrix, mapped: int) -> str:
+    """The VECTOR dump: a plausible domain header, then the matrix as the kernel prints it."""
     header = (
         f"name:   VECTOR\n size:   0\n mapped: {mapped}\n flags:  0x00000003\n"
         "            IRQ_DOMAIN_FLAG_HIERARCHY\n            IRQ_DOMAIN_NAME_ALLOCATED\n"
     )
-    vector = header + m.debug_show(1)
-    params = asdict(spec)
-    manifest: dict[str, Any] = {
+    return header + m.debug_show(1)
+
+
+def _manifest(spec: ServerSpec, lay: VectorLayout, nirqs: int) -> dict[str, Any]:
+    """The manifest of a constructed capture: what it stands for, how it was made, its files."""
+    n = spec.ncpus
+    return {
         "format": 1,
         "name": spec.name,
         "constructed": True,
@@ -287,7 +290,7 @@ def render(spec: ServerSpec) -> dict[str, bytes | str]:
             "reserved managed over group_cpus_evenly() masks then alloc_managed; a few IRQs only reserved "
             "(irq_matrix_reserve). Counts are Poisson draws from the seed. See tdxlib/ingest/synth.py."
         ),
-        "parameters": params,
+        "parameters": asdict(spec),
         "kernel": {
             "release": f"{lay.kernel.lstrip('v')}.0 (layout {lay.name}, constructed)",
             "version": None,
@@ -305,8 +308,8 @@ def render(spec: ServerSpec) -> dict[str, bytes | str]:
             if k in lay.switches and lay.switches[k].kind == "kconfig"
         },
         "files": {
-            "interrupts.txt": {"source": "constructed", "status": "ok", "irq_rows": len(irqs)},
-            "irq_affinity.txt": {"source": "constructed", "status": "ok", "irqs": len(irqs)},
+            "interrupts.txt": {"source": "constructed", "status": "ok", "irq_rows": nirqs},
+            "irq_affinity.txt": {"source": "constructed", "status": "ok", "irqs": nirqs},
             "VECTOR.txt": {
                 "source": "constructed: IrqMatrix.debug_show(1) under the VECTOR domain header",
                 "status": "ok",
@@ -319,18 +322,25 @@ def render(spec: ServerSpec) -> dict[str, bytes | str]:
             "the domain header (size/mapped/flags) is plausible filler; tdxlib reads only the matrix part",
         ],
     }
+
+
+def render(spec: ServerSpec) -> dict[str, Any]:
+    """The capture files of ``spec`` (name -> contents) and the manifest as a dict under ``"manifest"``."""
+    lay = load_layout(spec.layout)
+    m, irqs, nodes = build(spec)
+    rng = np.random.default_rng(spec.seed)
+    text = format_proc_interrupts(_proc_interrupts(spec, irqs, rng), style="mixed")
+    aff = {q.irq: IrqAffinity(q.irq, q.mask, (q.cpu,), int(nodes[q.cpu])) for q in irqs}
     return {
         "interrupts.txt": text,
         "irq_affinity.txt": format_affinity_table(aff),
-        "VECTOR.txt": vector,
-        "manifest": manifest,
+        "VECTOR.txt": _vector_text(m, len(irqs) + spec.reserved_unrequested),
+        "manifest": _manifest(spec, lay, len(irqs)),
     }
 
 
 def synthesize(spec: ServerSpec | str, out: str | Path | None = None, *, force: bool = False) -> Path:
     """Write the constructed capture ``spec`` (or a name from SERVERS) under ``out``; returns its path."""
-    from tdxlib.data import data_path
-
     if isinstance(spec, str):
         found = [s for s in SERVERS if s.name == spec]
         if not found:

@@ -25,7 +25,12 @@ from typing import Any
 
 import yaml
 
-from tdxlib.errors import CaptureParseError, ValidationError
+from tdxlib.data import data_path, load_yaml
+from tdxlib.errors import CaptureParseError, TdxlibError, ValidationError
+from tdxlib.ingest.affinity import format_affinity_table, read_proc_irq
+from tdxlib.ingest.procinterrupts import parse_proc_interrupts
+from tdxlib.ingest.vectordump import parse_vector_dump
+from tdxlib.kernel.vectors.layout import layout_names, layout_switches
 
 #: Kernel config options recorded in the manifest (plus every kconfig switch of the shipped layouts).
 CONFIG_KEYS: tuple[str, ...] = (
@@ -92,11 +97,9 @@ class _Snap:
 def _config(snap: _Snap, release: str | None) -> tuple[dict[str, str], str | None]:
     keys = set(CONFIG_KEYS)
     try:
-        from tdxlib.kernel.vectors import layout_names, layout_switches
-
         for name in layout_names():
             keys.update(k for k, s in layout_switches(name).items() if s.kind == "kconfig")
-    except Exception:
+    except TdxlibError:  # a broken layout file must not stop a capture: record the fixed keys only
         pass
     raw: str | None = None
     source = None
@@ -181,22 +184,12 @@ def _vector_reason(snap: _Snap, config: dict[str, str]) -> str:
     return why
 
 
-def take_capture(
-    name: str,
-    out: str | Path | None = None,
-    *,
-    root: str | Path = "/",
-    force: bool = False,
-    description: str | None = None,
-    reader: Reader | None = None,
-    now: _dt.datetime | None = None,
-) -> Path:
-    """Snapshot the machine under ``root`` into ``out/name`` (default ``data/captures/name``); returns it."""
-    from tdxlib.data import data_path
-    from tdxlib.ingest.affinity import format_affinity_table, read_proc_irq
-    from tdxlib.ingest.procinterrupts import parse_proc_interrupts
-    from tdxlib.ingest.vectordump import parse_vector_dump
+#: What a capture holds so far: the manifest's ``files`` entries and the bytes of each file.
+_Files = tuple[dict[str, dict[str, Any]], dict[str, bytes]]
 
+
+def _destination(name: str, out: str | Path | None, root: str | Path, force: bool) -> tuple[Path, Path]:
+    """(capture directory, root of the tree to read), both checked."""
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise ValidationError(
             "capture name", name, "1-64 characters of A-Z a-z 0-9 . _ - (not starting with . _ -)"
@@ -208,11 +201,12 @@ def take_capture(
     rootp = Path(root)
     if not (rootp / "proc").is_dir():
         raise ValidationError("root", str(rootp), "a directory with a proc/ tree (/ for this machine)")
-    snap = _Snap(rootp, reader or _default_reader)
-    files: dict[str, dict[str, Any]] = {}
-    contents: dict[str, bytes] = {}
-    notes: list[str] = []
+    return dest, rootp
 
+
+def _take_version(snap: _Snap, got: _Files) -> tuple[str | None, str | None]:
+    """``/proc/version``: (its text, the release it names)."""
+    files, contents = got
     version = snap.text("/proc/version")
     release = None
     if version is not None:
@@ -226,25 +220,33 @@ def take_capture(
             "status": "unreadable",
             "reason": snap.unreadable["/proc/version"],
         }
-    config, config_source = _config(snap, release)
+    return version, release
 
+
+def _take_interrupts(snap: _Snap, got: _Files) -> None:
+    """``/proc/interrupts``, kept as read; the manifest says whether it parses."""
+    files, contents = got
     raw = snap.read("/proc/interrupts")
-    if raw is not None:
-        contents["interrupts.txt"] = raw
-        entry: dict[str, Any] = {"source": "/proc/interrupts", "status": "ok"}
-        try:
-            pi = parse_proc_interrupts(raw, "/proc/interrupts")
-            entry.update({"cpus_online": len(pi.cpus), "irq_rows": len(pi.irqs), "arch_rows": len(pi.arch)})
-        except CaptureParseError as exc:
-            entry.update({"status": "unparsed", "reason": str(exc)})
-        files["interrupts.txt"] = entry
-    else:
+    if raw is None:
         files["interrupts.txt"] = {
             "source": "/proc/interrupts",
             "status": "unreadable",
             "reason": snap.unreadable["/proc/interrupts"],
         }
+        return
+    contents["interrupts.txt"] = raw
+    entry: dict[str, Any] = {"source": "/proc/interrupts", "status": "ok"}
+    try:
+        pi = parse_proc_interrupts(raw, "/proc/interrupts")
+        entry.update({"cpus_online": len(pi.cpus), "irq_rows": len(pi.irqs), "arch_rows": len(pi.arch)})
+    except CaptureParseError as exc:
+        entry.update({"status": "unparsed", "reason": str(exc)})
+    files["interrupts.txt"] = entry
 
+
+def _take_affinity(snap: _Snap, got: _Files, notes: list[str]) -> None:
+    """``/proc/irq/*/`` as one table; what could not be read is recorded per file."""
+    files, contents = got
     aff_entry: dict[str, Any] = {"source": "/proc/irq/*/{smp_affinity_list,effective_affinity_list,node}"}
     try:
         affinity, problems = read_proc_irq(snap.path("/proc/irq"))
@@ -266,24 +268,49 @@ def take_capture(
                 )
     files["irq_affinity.txt"] = aff_entry
 
+
+def _take_vector(snap: _Snap, got: _Files, config: dict[str, str]) -> None:
+    """The debugfs VECTOR dump (root only), or why it could not be read."""
+    files, contents = got
     vec_src = "/sys/kernel/debug/irq/domains/VECTOR"
     vec = snap.read(vec_src)
-    if vec is not None:
-        contents["VECTOR.txt"] = vec
-        v_entry: dict[str, Any] = {"source": vec_src, "status": "ok"}
-        try:
-            d = parse_vector_dump(vec.decode("utf-8", "replace"), vec_src, strict=False)
-            v_entry["cpus_online"] = len(d.cpus)
-        except CaptureParseError as exc:
-            v_entry.update({"status": "unparsed", "reason": str(exc)})
-        files["VECTOR.txt"] = v_entry
-    else:
+    if vec is None:
         files["VECTOR.txt"] = {
             "source": vec_src,
             "status": "unreadable",
             "reason": _vector_reason(snap, config),
         }
+        return
+    contents["VECTOR.txt"] = vec
+    v_entry: dict[str, Any] = {"source": vec_src, "status": "ok"}
+    try:
+        d = parse_vector_dump(vec.decode("utf-8", "replace"), vec_src, strict=False)
+        v_entry["cpus_online"] = len(d.cpus)
+    except CaptureParseError as exc:
+        v_entry.update({"status": "unparsed", "reason": str(exc)})
+    files["VECTOR.txt"] = v_entry
 
+
+def take_capture(
+    name: str,
+    out: str | Path | None = None,
+    *,
+    root: str | Path = "/",
+    force: bool = False,
+    description: str | None = None,
+    reader: Reader | None = None,
+    now: _dt.datetime | None = None,
+) -> Path:
+    """Snapshot the machine under ``root`` into ``out/name`` (default ``data/captures/name``); returns it."""
+    dest, rootp = _destination(name, out, root, force)
+    snap = _Snap(rootp, reader or _default_reader)
+    got: _Files = ({}, {})
+    notes: list[str] = []
+    version, release = _take_version(snap, got)
+    config, config_source = _config(snap, release)
+    _take_interrupts(snap, got)
+    _take_affinity(snap, got, notes)
+    _take_vector(snap, got, config)
     machine = _machine(snap, release)
     stamp = (now or _dt.datetime.now(_dt.UTC)).replace(microsecond=0)
     manifest: dict[str, Any] = {
@@ -298,10 +325,10 @@ def take_capture(
         "machine": machine,
         "config_source": config_source,
         "config": config,
-        "files": files,
+        "files": got[0],
         "notes": notes,
     }
-    _write(dest, contents, manifest, force)
+    _write(dest, got[1], manifest, force)
     return dest
 
 
@@ -336,8 +363,6 @@ def _write(dest: Path, contents: dict[str, bytes], manifest: dict[str, Any], for
 
 def describe_capture(path: Path) -> str:
     """A few lines saying what a capture holds and what could not be read (printed by the CLI)."""
-    from tdxlib.data import load_yaml
-
     man = load_yaml(path / "manifest.yaml")
     lines = [f"capture written to {path}"]
     k = man.get("kernel") or {}

@@ -12,16 +12,16 @@ calls over all CPUs (tested equal to the allocator itself), so a 8192-CPU point 
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
+from tdxlib.cache import memo
 from tdxlib.errors import ValidationError
 from tdxlib.kernel.matrix import IrqMatrix
-from tdxlib.kernel.vectors import VectorLayout, load_layout
+from tdxlib.kernel.vectors.layout import VectorLayout, layout_key, load_layout
 
 Mechanism = Literal["none", "system-vector", "dynamic"]
 MECHANISMS: tuple[Mechanism, ...] = ("none", "system-vector", "dynamic")
@@ -63,18 +63,26 @@ def boot(mechanism: str, ncpus: int, **config: bool) -> IrqMatrix:
     return matrix
 
 
-@functools.lru_cache(maxsize=64)
-def _layout_facts(mechanism: str, config: tuple[tuple[str, bool], ...]) -> tuple[str, int]:
+#: (path, size, mtime) of a mechanism's layout file: part of the key of every cache computed from it.
+_LayoutKey = tuple[tuple[str, int, int], ...]
+
+
+@memo(maxsize=64)
+def _layout_facts(
+    mechanism: str, config: tuple[tuple[str, bool], ...], file_key: _LayoutKey
+) -> tuple[str, int]:
     """(layout name, device vectors per application processor) of a mechanism's layout; cached."""
+    del file_key  # part of the cache key only: an edited layout file is read again
     layout = layout_for(mechanism, **dict(config))
     return layout.name, layout.device_vectors_per_cpu(1)
 
 
-@functools.lru_cache(maxsize=512)
+@memo(maxsize=512)
 def _boot_counts(
-    mechanism: str, ncpus: int, config: tuple[tuple[str, bool], ...]
+    mechanism: str, ncpus: int, config: tuple[tuple[str, bool], ...], file_key: _LayoutKey
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """(available, irq_matrix_allocated) per CPU right after boot; cached, read-only."""
+    del file_key  # part of the cache key only: an edited layout file is read again
     matrix = boot(mechanism, ncpus, **dict(config))
     avail = np.array(matrix.available_counts, dtype=np.int64)
     alloc = np.asarray(matrix.allocated_counts, dtype=np.int64) - np.asarray(
@@ -89,10 +97,14 @@ def _config_key(config: dict[str, bool]) -> tuple[tuple[str, bool], ...]:
     return tuple(sorted((str(k), bool(v)) for k, v in config.items()))
 
 
-def _booted(mechanism: str, ncpus: int, config: dict[str, bool]) -> tuple[npt.NDArray[np.int64], ...]:
+def _booted(
+    mechanism: str, ncpus: int, config: dict[str, bool]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], _LayoutKey]:
+    """(available, allocated) per CPU after boot, and the stat key of the layout file behind them."""
     if mechanism not in MECHANISMS:
         raise ValidationError("mechanism", mechanism, f"one of {', '.join(MECHANISMS)}")
-    return _boot_counts(mechanism, check_cpus(ncpus), _config_key(config))
+    file_key = layout_key(_LAYOUT_OF[mechanism][0])
+    return (*_boot_counts(mechanism, check_cpus(ncpus), _config_key(config), file_key), file_key)
 
 
 def _refusals_at(avail0: npt.NDArray[np.int64], alloc0: npt.NDArray[np.int64], load: int) -> tuple[Any, Any]:
@@ -187,9 +199,9 @@ def budget(mechanism: str, ncpus: int, device_irqs: int = 0, **config: bool) -> 
     """
     if isinstance(device_irqs, bool) or not isinstance(device_irqs, (int, np.integer)) or device_irqs < 0:
         raise ValidationError("device_irqs", device_irqs, "a non-negative integer")
-    avail0, alloc0 = _booted(mechanism, ncpus, config)
+    avail0, alloc0, file_key = _booted(mechanism, ncpus, config)
     ncpus = len(avail0)
-    layout_name, device_per_cpu = _layout_facts(mechanism, _config_key(config))
+    layout_name, device_per_cpu = _layout_facts(mechanism, _config_key(config), file_key)
     capacity = int(avail0.sum())
     load = min(int(device_irqs), capacity)
     avail, refused = _refusals_at(avail0, alloc0, load)
@@ -212,11 +224,11 @@ def budget(mechanism: str, ncpus: int, device_irqs: int = 0, **config: bool) -> 
 
 def offline_limit(mechanism: str, ncpus: int, **config: bool) -> int:
     """The most device IRQs the machine can hold while every CPU (but the boot CPU) can still go offline."""
-    avail0, alloc0 = _booted(mechanism, ncpus, config)
+    avail0, alloc0, _ = _booted(mechanism, ncpus, config)
     return _offline_limit(avail0.tobytes(), alloc0.tobytes())
 
 
-@functools.lru_cache(maxsize=512)
+@memo(maxsize=512)
 def _offline_limit(avail_bytes: bytes, alloc_bytes: bytes) -> int:
     avail0 = np.frombuffer(avail_bytes, dtype=np.int64)
     alloc0 = np.frombuffer(alloc_bytes, dtype=np.int64)

@@ -9,7 +9,7 @@ import pytest
 
 from tdxlib.cli import main
 from tdxlib.data import load_yaml
-from tdxlib.errors import ValidationError
+from tdxlib.errors import DataError, ValidationError
 from tdxlib.ingest import take as capture_mod
 from tdxlib.ingest.captures import load_capture
 
@@ -181,3 +181,19 @@ def test_cli_capture(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert main(argv) == 1
     assert "not yet used" in capsys.readouterr().err
     assert main([*argv, "--force"]) == 0
+
+
+def test_a_broken_layout_file_does_not_stop_a_capture(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The config keys of the layouts' switches are a bonus: a layout that fails to load costs only them."""
+    root = fake_root(tmp_path)
+    good = load_yaml(capture_mod.take_capture("good", tmp_path / "caps", root=root) / "manifest.yaml")
+    assert good["config"]["CONFIG_KVM"] == "m"  # KVM: a switch of the shipped layouts, not a fixed key
+
+    def broken(name: str) -> object:
+        raise DataError("YAML syntax error", f"{name}.yaml", 3)
+
+    monkeypatch.setattr(capture_mod, "layout_switches", broken)
+    man = load_yaml(capture_mod.take_capture("broken", tmp_path / "caps", root=root) / "manifest.yaml")
+    assert man["config"]["CONFIG_NR_CPUS"] == "64" and "CONFIG_KVM" not in man["config"]

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tdxlib.data import data_path
 from tdxlib.errors import ValidationError
+from tdxlib.kernel import budget as budget_module
 from tdxlib.kernel.budget import boot, budget, offline_limit, offline_refusals, spread_load
 from tdxlib.kernel.matrix import IrqMatrix
+from tdxlib.kernel.vectors import layout as layout_module
 
 
 @settings(max_examples=60, deadline=None)
@@ -94,9 +100,29 @@ def test_bad_input_names_the_value(kwargs: dict[str, object], match: str) -> Non
 
 
 def test_cached_boot_arrays_are_read_only() -> None:
-    from tdxlib.kernel import budget as budget_module
-
-    avail, alloc = budget_module._boot_counts("none", 4, ())
+    avail, alloc, _ = budget_module._booted("none", 4, {})
     assert not avail.flags.writeable and not alloc.flags.writeable
     with pytest.raises(ValueError):
         avail[0] = 1
+
+
+def test_an_edited_layout_file_changes_the_budget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The boot counts and layout facts are cached on the layout file's stat key, not on its name."""
+    folder = tmp_path / "vectors"
+    folder.mkdir()
+    src = data_path("vectors", "linux-5.19.yaml").read_text(encoding="utf-8")
+    (folder / "linux-5.19.yaml").write_text(src, encoding="utf-8")
+    monkeypatch.setattr(layout_module, "data_path", lambda *parts: tmp_path.joinpath(*parts))
+    before = budget("none", 4)
+    assert budget("none", 4) == before
+    limit_before = offline_limit("none", 4)
+    # int 0x80 no longer a system vector: one more device vector on every CPU
+    edited = src.replace("role: syscall, system_bit: IA32_EMULATION,", "role: syscall, system_bit: never,", 1)
+    assert edited != src
+    (folder / "linux-5.19.yaml").write_text(edited, encoding="utf-8")
+    st = os.stat(folder / "linux-5.19.yaml")
+    os.utime(folder / "linux-5.19.yaml", ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+    after = budget("none", 4)
+    assert after.device_vectors_per_cpu == before.device_vectors_per_cpu + 1
+    assert after.device_capacity == before.device_capacity + 4
+    assert offline_limit("none", 4) > limit_before

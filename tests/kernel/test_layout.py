@@ -1,4 +1,4 @@
-"""tdxlib.kernel.vectors: shipped layouts against ../shared/reference/kernel.md, switches, bad input.
+"""tdxlib.kernel.vectors.layout: shipped layouts against ../shared/reference/kernel.md, switches, the cache.
 
 Expected numbers below are written from kernel.md (section 2 "irq_vectors.h" and the debugfs example of
 section 3.2), not from the code or the YAML files.
@@ -6,14 +6,27 @@ section 3.2), not from the code or the YAML files.
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tdxlib.errors import DataError, ValidationError
-from tdxlib.kernel.vectors import ROLES, VectorLayout, layout_names, layout_switches, load_layout
+from tdxlib import cache
+from tdxlib.data import data_path
+from tdxlib.errors import ValidationError
+from tdxlib.kernel.vectors import (
+    ROLES,
+    VectorLayout,
+    layout_names,
+    layout_path,
+    layout_switches,
+    load_layout,
+)
+from tdxlib.kernel.vectors import layout as layout_module
 
 
 def parselist(text: str) -> list[int]:
@@ -334,78 +347,6 @@ def test_switch_values_must_be_bool() -> None:
         load_layout("linux-5.19", HYPERV=0)  # type: ignore[arg-type]
 
 
-def _write(tmp_path: Path, name: str, text: str) -> str:
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(text, encoding="utf-8")
-    return str(path)
-
-
-def test_malformed_yaml_names_file_and_line(tmp_path: Path) -> None:
-    path = _write(tmp_path, "broken", "name: broken\nkernel: v0\nsources: [unclosed\ntitle: x\n")
-    with pytest.raises(DataError) as exc:
-        load_layout(path)
-    assert exc.value.path is not None and Path(str(exc.value.path)).name == "broken.yaml"
-    assert exc.value.line in (3, 4)
-    assert "broken.yaml:" in str(exc.value)
-
-
-def _valid_text(name: str) -> str:
-    """The shipped 6.12 file renamed, as a base for semantic errors."""
-    src = Path(str(load_layout("linux-6.12").path)).read_text(encoding="utf-8")
-    return src.replace("name: linux-6.12\n", f"name: {name}\n", 1)
-
-
-def test_a_copied_layout_loads_from_a_path(tmp_path: Path) -> None:
-    lay = load_layout(_write(tmp_path, "mine", _valid_text("mine")), KVM=False)
-    assert lay.name == "mine" and "POSTED_INTR_VECTOR" not in lay.system_vectors()
-
-
-def _line_of(text: str, needle: str) -> int:
-    return next(i for i, line in enumerate(text.splitlines(), 1) if needle in line)
-
-
-@pytest.mark.parametrize(
-    ("old", "new", "message"),
-    [
-        ("system_bit: X86_LOCAL_APIC and KVM,", "system_bit: X86_LOCAL_APIC and KVMM,", "undeclared switch"),
-        ("{name: X86_TRAP_VC, vector: 29,", "{name: X86_TRAP_VC, vector: 0x29,", "out of range"),
-        ("{name: ERROR_APIC_VECTOR, value: 0xfe,", "{name: ERROR_APIC_VECTOR, value: 0xff,", "both defined"),
-        (
-            "{name: IRQ_WORK_VECTOR, value: 0xf6, system_bit:",
-            "{name: IRQ_WORK_VECTOR, value: 0xf6, sytem_bit:",
-            "unknown key",
-        ),
-        ("source: [irq_vectors.h, idt.c]}", "source: [irq_vectors.h, idtc]}", "unknown source"),
-        (
-            "system_bit: X86_LOCAL_APIC and X86_POSTED_MSI",
-            "system_bit: X86_LOCAL_APIC and (X86_POSTED_MSI",
-            r"missing '\)'",
-        ),
-    ],
-)
-def test_semantic_errors_name_file_and_line(tmp_path: Path, old: str, new: str, message: str) -> None:
-    text = _valid_text("bad")
-    assert old in text
-    text = text.replace(old, new, 1)
-    path = _write(tmp_path, "bad", text)
-    with pytest.raises(DataError, match=message) as exc:
-        load_layout(path)
-    assert Path(str(exc.value.path)).name == "bad.yaml"
-    assert exc.value.line == _line_of(text, new)
-
-
-def test_name_must_match_file(tmp_path: Path) -> None:
-    path = _write(tmp_path, "other", _valid_text("mine"))
-    with pytest.raises(DataError, match="file name stem"):
-        load_layout(path)
-
-
-def test_missing_default_for_a_switch(tmp_path: Path) -> None:
-    text = _valid_text("nodefault").replace("    X86_POSTED_MSI: true\n", "", 1)
-    with pytest.raises(DataError, match="X86_POSTED_MSI"):
-        load_layout(_write(tmp_path, "nodefault", text))
-
-
 # -- the layout cache ----------------------------------------------------------------------------------
 
 
@@ -433,15 +374,47 @@ def test_cache_does_not_skip_validation() -> None:
         load_layout("linux-6.12", NO_SUCH=True)
 
 
-def test_an_edited_layout_file_is_read_again(tmp_path: Path) -> None:
-    import os
+def test_clear_all_builds_the_layout_again() -> None:
+    first = load_layout("linux-6.6", HYPERV=False)
+    assert load_layout("linux-6.6", HYPERV=False) is first
+    cache.clear_all()
+    again = load_layout("linux-6.6", HYPERV=False)
+    assert again is not first
+    assert again == first and again.describe() == first.describe() and again.named == first.named
 
-    path = _write(tmp_path, "mine", _valid_text("mine"))
-    first = load_layout(path)
-    assert load_layout(path) is first
-    text = Path(path).read_text(encoding="utf-8").replace("title:", "title: edited", 1)
-    Path(path).write_text(text, encoding="utf-8")
-    st = os.stat(path)
-    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))  # a later modification time
-    again = load_layout(path)
-    assert again is not first and again.title.startswith("edited")
+
+def test_a_layout_file_added_in_a_session_is_listed_and_loads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shipped = layout_names()
+    folder = tmp_path / "vectors"
+    folder.mkdir()
+    for name in shipped:
+        shutil.copy(layout_path(name), folder / f"{name}.yaml")
+    monkeypatch.setattr(layout_module, "data_path", lambda *parts: tmp_path.joinpath(*parts))
+    assert layout_names() == shipped
+    with pytest.raises(ValidationError, match=r"linux-9\.9"):
+        load_layout("linux-9.9")
+    text = (folder / "linux-6.12.yaml").read_text(encoding="utf-8")
+    (folder / "linux-9.9.yaml").write_text(text.replace("name: linux-6.12\n", "name: linux-9.9\n", 1))
+    assert layout_names() == sorted([*shipped, "linux-9.9"])
+    assert load_layout("linux-9.9").FIRST_SYSTEM_VECTOR == load_layout("linux-6.12").FIRST_SYSTEM_VECTOR
+    assert layout_path("linux-9.9") == (folder / "linux-9.9.yaml").resolve()
+
+
+def test_layout_path_of_a_name_and_of_a_file() -> None:
+    assert layout_path("linux-5.19") == data_path("vectors", "linux-5.19.yaml").resolve()
+    assert load_layout("linux-5.19").path == layout_path("linux-5.19")
+    assert layout_path("some/where/mine.yaml").name == "mine.yaml"
+    with pytest.raises(ValidationError, match=r"linux-5\.19"):
+        layout_path("no-such-layout")
+
+
+def test_reading_a_layout_does_not_import_numpy() -> None:
+    """VectorLayout.new_matrix imports the (numpy) allocator inside the function for this reason."""
+    code = (
+        "import sys; from tdxlib.kernel.vectors import load_layout; "
+        "load_layout('linux-6.12').describe(); print('numpy' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
