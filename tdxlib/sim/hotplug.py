@@ -6,6 +6,7 @@ targets its old place.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -51,6 +52,7 @@ class LossWindow:
             self.open_at = self._env.now
 
     def close(self) -> None:
+        """End the open window (if any) now: add it to the total."""
         if self.open_at is not None:
             w = self._env.now - self.open_at
             self.total_s += w
@@ -71,7 +73,7 @@ class CpuHotplug:
         guest: TdGuest,
         ctx: NotifyContext,
         delivery: Delivery,
-        check_done: Any,
+        check_done: Callable[[], None],
         seed: np.random.SeedSequence,
     ) -> None:
         self.env = env

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+import simpy
 
 from tdxlib.sim import Scenario, run
+from tdxlib.sim.hotplug import LossWindow
 from tdxlib.tdx.strategies import Polling, make_strategy
 
 
@@ -54,6 +56,32 @@ def test_a_cpu_list_is_cycled_and_explicit_events_are_kept():
 
 
 # -- the loss window -------------------------------------------------------------------------------
+
+
+def test_the_loss_window_is_open_while_the_irq_is_away_from_its_registration():
+    env = simpy.Environment()
+    w = LossWindow(env)
+    home, away, other = (2, 0x22), (4, 0x23), (6, 0x24)
+
+    def at(t: float) -> None:
+        env.run(until=t)
+
+    w.registered(home)
+    at(1.0)
+    w.moved(away)  # open at 1
+    at(1.5)
+    w.moved(other)  # still away: the window stays open from 1
+    at(3.0)
+    w.moved(home)  # back where the VMM injects: closed, 2 s
+    at(4.0)
+    w.moved(away)  # open at 4
+    at(4.5)
+    w.registered(away)  # re-registered: closed, 0.5 s; away is now home
+    at(5.0)
+    w.moved(away)  # at the registered place: nothing opens
+    w.close()
+    assert w.total_s == pytest.approx(2.5) and w.longest_s == pytest.approx(2.0)
+    assert w.open_at is None and w.place == away
 
 
 def test_loss_window_closes_when_the_irq_bounces_back_to_its_registered_place():
