@@ -1,0 +1,118 @@
+"""tdxlib.sim.scenario: validation, scenario records and files, VMM profiles read again when edited."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+import tdxlib.data
+from tdxlib.errors import DataError, ValidationError
+from tdxlib.sim import Scenario, load_scenario, run
+from tdxlib.tdx.strategies import DynamicIrq, Polling
+
+
+def test_scenario_validation():
+    for bad in (
+        dict(cpus=0),
+        dict(hz=0),
+        dict(vmm="nope"),
+        dict(strategy="nope"),
+        dict(quotes=-1),
+        dict(hotplug=((1.0, 0, "offline"),)),
+        dict(hotplug=((1.0, 9, "offline"),)),
+        dict(hotplug=((1.0, 1, "sideways"),)),
+        dict(workload="bursty"),
+        dict(rate_per_s=0),
+        dict(hotplug_cpus=(0,)),
+        dict(seed=-1),
+        dict(apic_ids="mesh"),
+        dict(service_ms=-1.0),
+    ):
+        with pytest.raises(ValidationError):
+            Scenario(**bad)
+    assert Scenario().quotes == 100 and Scenario(duration_s=5.0).quotes is None
+
+
+def test_the_first_bad_field_is_reported():
+    """The checks run in field order, so a scenario with several bad values names the first."""
+    with pytest.raises(ValidationError) as exc:
+        Scenario(cpus=0, hz=0, vmm="nope", seed=-1)
+    assert exc.value.what == "cpus"
+    with pytest.raises(ValidationError) as exc:
+        Scenario(strategy="nope", vmm="nope", workload="bursty")
+    assert "strategy" in str(exc.value)
+    with pytest.raises(ValidationError) as exc:
+        Scenario(rate_per_s=0, hotplug_cpus=(0,), max_time_s=-1)
+    assert exc.value.what == "rate_per_s"
+
+
+def test_scenario_from_mapping_and_yaml(tmp_path):
+    sc = Scenario.from_dict(
+        {"cpus": 4, "strategy": {"name": "polling", "interval_ms": 5}, "hotplug": [[1, 2, "offline"]]}
+    )
+    assert sc.strategy == Polling(interval_ms=5) and sc.hotplug[0].cpu == 2
+    assert Scenario.from_dict(sc.to_dict()) == sc
+    f = tmp_path / "s.yaml"
+    f.write_text("cpus: 4\nvmm: random-vcpu\nstrategy:\n  name: dynamic\n  apic_targeting: true\nquotes: 7\n")
+    loaded = load_scenario(f)
+    assert loaded.strategy == DynamicIrq(apic_targeting=True) and loaded.quotes == 7
+    assert load_scenario(f, cpus=8).cpus == 8
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("cpus: 4\nquotes: 3\ncolour: blue\n")
+    with pytest.raises(DataError, match=r"bad.yaml:3.*colour"):
+        load_scenario(bad)
+    worse = tmp_path / "worse.yaml"
+    worse.write_text("cpus: 4\nhz: 7777\n")
+    with pytest.raises(DataError, match=r"worse.yaml:2"):
+        load_scenario(worse)
+    with pytest.raises(DataError, match="not found"):
+        load_scenario(tmp_path / "missing.yaml")
+
+
+# -- VMM profiles edited in a running session -------------------------------------------------------
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A data folder like the shipped one whose ``vmm/`` profiles are copies a test may edit."""
+    real = tdxlib.data.DATA_DIR
+    data = tmp_path / "data"
+    data.mkdir()
+    for entry in real.iterdir():
+        if entry.name != "vmm":
+            (data / entry.name).symlink_to(entry)
+    (data / "vmm").mkdir()
+    for profile in (real / "vmm").glob("*.yaml"):
+        (data / "vmm" / profile.name).write_text(profile.read_text())
+    monkeypatch.setattr(tdxlib.data, "DATA_DIR", data)
+    return data
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    before = path.stat().st_mtime_ns
+    path.write_text(text.replace(old, new))
+    os.utime(path, ns=(before + 1_000_000, before + 1_000_000))  # a new mtime even on a coarse clock
+
+
+def test_an_edited_vmm_profile_is_used_on_the_next_run(data_dir: Path):
+    sc = Scenario(cpus=4, strategy="system-vector", vmm="ghci-1.0", quotes=5)
+    first = run(sc, frames=False).metrics
+    assert first.notifications_injected == 5 and first.completed == 5
+    _edit(data_dir / "vmm" / "ghci-1.0.yaml", "inject_probability: 1.0", "inject_probability: 0.0")
+    again = run(sc, frames=False).metrics  # the same session, the same scenario object
+    assert again.notifications_injected == 0 and again.not_injected == 1  # the first hangs: no timeout
+    assert again.hung == 1 and again.completed == 0
+    assert sc.profile().inject_probability == 0.0
+
+
+def test_a_profile_added_to_the_folder_can_be_named(data_dir: Path):
+    sc = Scenario(cpus=4, strategy="system-vector", vmm="ghci-1.0", quotes=3)  # names listed now
+    text = (data_dir / "vmm" / "ghci-1.0.yaml").read_text()
+    (data_dir / "vmm" / "my-vmm.yaml").write_text(text.replace("name: ghci-1.0", "name: my-vmm"))
+    mine = sc.replace(vmm="my-vmm")
+    assert mine.profile().name == "my-vmm"
+    assert run(mine, frames=False).metrics.to_dict() == run(sc, frames=False).metrics.to_dict()
