@@ -16,11 +16,11 @@ from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
-from tdxlib.cache import memo, stat_key
-from tdxlib.data import data_path, load_yaml
+from tdxlib.cache import memo
+from tdxlib.data import load_yaml
 from tdxlib.errors import DataError, ValidationError
 from tdxlib.tdx.strategies import NotifyStrategy, SystemVector, make_strategy
-from tdxlib.tdx.vmm import VmmProfile, load_profile, profile_from_mapping, profile_names
+from tdxlib.tdx.vmm import VmmProfile, is_shipped, load_profile, profile_names
 
 __all__ = ["DEFAULT_QUOTES", "Hotplug", "Scenario", "load_scenario"]
 
@@ -74,39 +74,10 @@ def _int(what: str, value: object, *, lo: int, allow_none: bool = False) -> None
         raise ValidationError(what, value, f"an integer >= {lo}" + (" or None" if allow_none else ""))
 
 
-# --------------------------------------------------------------------------------------------------
-# The VMM profiles shipped in data/vmm/, read again when their files change
-# --------------------------------------------------------------------------------------------------
-
-
-def shipped_profile_names() -> frozenset[str]:
-    """The names of the VMM profiles in ``data/vmm/`` (scenarios check their ``vmm`` against them).
-
-    Listed again when the folder's own (size, mtime) changes: adding, removing or renaming a file
-    changes it, and names change no other way.
-    """
-    return _profile_names(stat_key(data_path("vmm")))
-
-
-@memo(maxsize=8)
-def _profile_names(_folder: tuple[tuple[str, int, int], ...]) -> frozenset[str]:
-    return frozenset(profile_names())
-
-
-def shipped_profile(name: str, service_ms: float | None) -> VmmProfile | None:
-    """The shipped profile ``name`` (with a fixed ``service_ms`` if given), read again when its file
-    changes; None if there is no such file. Profiles are frozen records: every caller may share one."""
-    key = stat_key(data_path("vmm", f"{name}.yaml"))
-    path, size, _mtime = key[0]
-    return None if size < 0 else _shipped_profile(path, service_ms, key)
-
-
 @memo(maxsize=256)
-def _shipped_profile(
-    path: str, service_ms: float | None, _file: tuple[tuple[str, int, int], ...]
-) -> VmmProfile:
-    prof = profile_from_mapping(load_yaml(path), path)
-    return prof if service_ms is None else prof.with_service_ms(service_ms)
+def _with_service_ms(profile: VmmProfile, service_ms: float) -> VmmProfile:
+    """``profile`` with a fixed quote-service time (profiles are frozen: every run may share it)."""
+    return profile.with_service_ms(service_ms)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -172,15 +143,8 @@ class Scenario:
 
     def profile(self) -> VmmProfile:
         """The VMM profile in effect (with ``service_ms`` applied)."""
-        vmm = self.vmm
-        if isinstance(vmm, str) and not vmm.endswith((".yaml", ".yml")):  # a name (checked when made)
-            shipped = shipped_profile(vmm, self.service_ms)
-            if shipped is not None:
-                return shipped
-        prof = vmm if isinstance(vmm, VmmProfile) else load_profile(vmm)
-        if self.service_ms is not None:
-            prof = prof.with_service_ms(self.service_ms)
-        return prof
+        prof = self.vmm if isinstance(self.vmm, VmmProfile) else load_profile(self.vmm)
+        return prof if self.service_ms is None else _with_service_ms(prof, self.service_ms)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (YAML/JSON-able): the strategy as ``{name, **params}``, the VMM by name."""
@@ -264,7 +228,7 @@ def _check_vmm(sc: Scenario) -> None:
     if isinstance(sc.vmm, Path):
         object.__setattr__(sc, "vmm", str(sc.vmm))
     if isinstance(sc.vmm, str):
-        if sc.vmm not in shipped_profile_names() and not sc.vmm.endswith((".yaml", ".yml")):
+        if not is_shipped(sc.vmm) and not sc.vmm.endswith((".yaml", ".yml")):
             raise ValidationError("vmm", sc.vmm, f"one of {profile_names()} or a .yaml profile path")
     elif not isinstance(sc.vmm, VmmProfile):
         raise ValidationError("vmm", sc.vmm, "a profile name, a .yaml path or a VmmProfile")

@@ -1,5 +1,6 @@
 """Simulation runs for the notebooks, one memo entry per scenario key (``tdxlib.cache.memo``), so a
-panel redraws at once when a control moves back; every caller gets its own copy of what was cached."""
+panel redraws at once when a control moves back; no caller can change what another gets (metrics are
+frozen, a run with its frames is copied)."""
 
 from __future__ import annotations
 
@@ -72,9 +73,9 @@ def metrics_of(key: ScenarioKey) -> Metrics:
     return run(_scenario(key), frames=False).metrics
 
 
-@memo(maxsize=4096, copy=copy.deepcopy)
+@memo(maxsize=4096)
 def metrics_cached(key: ScenarioKey) -> Metrics:
-    """The metrics of a run (:func:`metrics_of`), memoised; a copy per caller."""
+    """The metrics of a run (:func:`metrics_of`), memoised; frozen, so every caller may share them."""
     return metrics_of(key)
 
 

@@ -86,7 +86,7 @@ def test_runs_start_from_independent_copies_of_a_cached_guest(hotplug_scenario):
 
 
 def test_the_simulators_caches_are_registered_and_clearing_them_changes_nothing(hotplug_scenario):
-    sc = hotplug_scenario.replace(seed=5)
+    sc = hotplug_scenario.replace(seed=5, service_ms=20.0)
     first = run(sc, frames=False).metrics
     names = {m.__wrapped__.__qualname__: m for m in cache.memos() if m.__module__.startswith("tdxlib.sim")}
     expected = {
@@ -94,8 +94,7 @@ def test_the_simulators_caches_are_registered_and_clearing_them_changes_nothing(
         "booted_guest",
         "_get_quote_status_name",
         "_request_buffer",
-        "_profile_names",
-        "_shipped_profile",
+        "_with_service_ms",
     }
     assert expected <= set(names)
     assert all(names[n].cache_info().currsize > 0 for n in expected)

@@ -337,7 +337,7 @@ def profile_names() -> list[str]:
     return list(_names(glob_key(data_path("vmm"))))
 
 
-def _shipped(name: str) -> Path | None:
+def shipped_path(name: str) -> Path | None:
     """data/vmm/NAME.yaml when ``name`` is a shipped profile's name (a stem of profile_names())."""
     if not name or os.sep in name or (os.altsep is not None and os.altsep in name):
         return None
@@ -345,9 +345,14 @@ def _shipped(name: str) -> Path | None:
     return path if path.is_file() else None
 
 
+def is_shipped(name: str) -> bool:
+    """Whether ``name`` is a shipped profile's name (one stat: cheaper than listing data/vmm)."""
+    return shipped_path(name) is not None
+
+
 def load_profile(name_or_path: str | Path) -> VmmProfile:
     """A shipped profile by name (``"qemu-10.1"``) or any profile file by path."""
-    shipped = _shipped(name_or_path) if isinstance(name_or_path, str) else None
+    shipped = shipped_path(name_or_path) if isinstance(name_or_path, str) else None
     if shipped is not None:
         return _load_path(str(shipped))
     p = Path(name_or_path)
@@ -365,6 +370,7 @@ __all__ = [
     "OfflineTarget",
     "Target",
     "VmmProfile",
+    "is_shipped",
     "load_profile",
     "profile_from_mapping",
     "profile_names",
