@@ -31,6 +31,7 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     """Lazy access to ``build`` (keeps ``import tdxlib.report`` cheap inside kernels)."""
     if name == "build":
+        # papermill, nbconvert: not in a kernel that only records metrics
         from tdxlib.report.build import build
 
         return build

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tdxlib.data import load_yaml
 from tdxlib.errors import DataError, ReportError
 from tdxlib.report.params import ModelParameters, ParameterError, ParametersCell, notebook_parameters
 
@@ -148,8 +149,6 @@ def _make_run(
 
 def load_config(path: Path | str) -> ReportConfig:
     """Read reports.yaml and check every parameter set; raises ParameterError before anything runs."""
-    from tdxlib.data import load_yaml
-
     path = Path(path)
     if not path.is_file():
         raise DataError("reports config not found", path)

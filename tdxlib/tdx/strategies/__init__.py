@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from tdxlib.errors import ValidationError
@@ -63,7 +64,5 @@ def make_strategy(name: str, **params: Any) -> NotifyStrategy:
     try:
         return cls(**kwargs)
     except TypeError as exc:
-        import dataclasses
-
         allowed = ", ".join(f.name for f in dataclasses.fields(cls))
         raise ValidationError(f"{name} parameters", sorted(params), f"names among: {allowed}") from exc

@@ -28,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tdxlib.errors import ValidationError
+from tdxlib.tdx import ghci
 
 if TYPE_CHECKING:
     from tdxlib.tdx.ghci import GetQuote
@@ -104,9 +105,7 @@ class NotifyContext:
         key = (gpa, size, vector, apic_id)
         call = self._calls.get(key)
         if call is None:
-            from tdxlib.tdx.ghci import GetQuote
-
-            call = GetQuote(gpa=gpa, size=size, vector=vector, apic_id=apic_id)
+            call = ghci.GetQuote(gpa=gpa, size=size, vector=vector, apic_id=apic_id)
             self._calls[key] = call
         return call
 
@@ -114,15 +113,13 @@ class NotifyContext:
         self, vector: int, apic_id: int | None, from_cpu: int, *, again: bool = False
     ) -> int:
         """Execute SetupEventNotifyInterrupt on ``from_cpu``; record it; remember what the VMM accepted."""
-        from tdxlib.tdx.ghci import TDVMCALL_STATUS_SUCCESS, SetupEventNotifyInterrupt, status_name
-
-        call = SetupEventNotifyInterrupt(vector=vector, apic_id=apic_id)
+        call = ghci.SetupEventNotifyInterrupt(vector=vector, apic_id=apic_id)
         caller_apic = self.guest.apic_id(from_cpu)
         status = self.vmm.setup_event_notify_interrupt(call, caller_apic)
         self.setup_calls += 1
         if again:
             self.reregistrations += 1
-        ok = status == TDVMCALL_STATUS_SUCCESS
+        ok = status == ghci.TDVMCALL_STATUS_SUCCESS
         if ok:
             self.registered = (vector, apic_id)
             self.registered_from_cpu = from_cpu
@@ -134,7 +131,7 @@ class NotifyContext:
             cpu=from_cpu,
             apic_id=caller_apic,
             vector=vector,
-            detail=f"{status_name(status)}{arg}",
+            detail=f"{ghci.status_name(status)}{arg}",
         )
         return status
 
@@ -174,6 +171,7 @@ class NotifyStrategy:
                 "drivers", self.drivers, "an integer >= 1 (registered notification callbacks)"
             )
         if self.fallback is not None:
+            # polling.py imports this module (its base class)
             from tdxlib.tdx.strategies.polling import Polling
 
             if not isinstance(self.fallback, Polling):
