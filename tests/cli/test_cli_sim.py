@@ -114,3 +114,11 @@ def test_unknown_strategy_is_an_argparse_error(capsys):
         main(["sim", "--strategy", "psychic"])
     assert exc.value.code != 0
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_the_command_line_offers_exactly_the_registered_strategies() -> None:
+    """cli/sim names the strategies itself (its parser must not import numpy); the registry is the truth."""
+    from tdxlib.cli.sim import STRATEGIES
+    from tdxlib.tdx.strategies import STRATEGY_NAMES
+
+    assert tuple(STRATEGIES) == tuple(STRATEGY_NAMES)
