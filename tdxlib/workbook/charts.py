@@ -13,8 +13,10 @@ the theme.
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import uuid
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -90,7 +92,7 @@ def enable() -> None:
     "debug mode"): the test suite validates each figure, and the pipeline renders every spec anyway.
     """
     if _deferred():
-        from altair.utils import schemapi
+        from altair.utils import schemapi  # altair's own switch, only under the report pipeline
 
         schemapi.disable_debug_mode()
     if THEME not in alt.theme.names():
@@ -112,15 +114,13 @@ def offline_html(spec: dict[str, Any], *, with_bundle: bool) -> str:
     inlined (as a module, so its top-level names cannot collide) only when ``with_bundle`` is true —
     once per kernel — and every chart waits for it.
     """
-    import json
-    import uuid
 
     div = f"tdxlib-chart-{uuid.uuid4().hex}"
     # "</" must not end the script element early; JSON allows the escaped slash.
     payload = json.dumps(spec).replace("</", "<\\/")
     parts = [f'<div id="{div}"></div>']
     if with_bundle:
-        import vl_convert as vlc
+        import vl_convert as vlc  # a JS engine: only when the bundle is sent
 
         bundle = vlc.javascript_bundle(None)  # type: ignore[arg-type]  # the stub omits the default
         parts.append('<script type="module">' + bundle + "</script>")
@@ -206,7 +206,7 @@ def to_svg(chart: alt.TopLevelMixin) -> str:
 
 def show(chart: alt.TopLevelMixin, *, interactive: bool | None = None) -> None:
     """Display ``chart``: live in JupyterLab, inline SVG when headless (see module doc)."""
-    from IPython.display import display
+    from IPython.display import display  # IPython: only inside a kernel
 
     live = is_interactive() if interactive is None else interactive
     if live:
