@@ -183,7 +183,7 @@ def test_notebook_executes_and_records_the_ledger_verdicts(
     expected = {i: reference_ledger[i] for i in recorded if i in reference_ledger}
     assert {i: v for i, v in recorded.items() if i in reference_ledger} == expected
     if path.stem in WORKBOOK:
-        from tdxlib.workbook import NOTEBOOK_CLAIMS
+        from tdxlib.workbook.ledgers import NOTEBOOK_CLAIMS
 
         assert metrics, f"{path.name} recorded no metrics"
         assert set(recorded) == set(NOTEBOOK_CLAIMS.get(path.stem, reference_ledger))
