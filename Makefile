@@ -36,9 +36,10 @@ typecheck: $(STAMP)
 test: lint typecheck
 	$(BIN)/python -m pytest -q
 
-# The fast lane while editing: lint and every test but the notebook and browser ones (no kernels, no chromium).
+# The fast lane while editing: lint and every test but the notebook, browser and whole-sweep ones (no
+# kernels, no chromium, no Dask clusters of their own).
 test-fast: lint
-	$(BIN)/python -m pytest -q -m "not notebooks and not browser"
+	$(BIN)/python -m pytest -q -m "not notebooks and not browser and not cluster"
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab --notebook-dir=notebooks

@@ -5,13 +5,15 @@
   caller its own copy of a mutable value (a frame, a list): nothing cached is shared between callers.
 - A cache of something read from ``data/`` takes :func:`stat_key` / :func:`glob_key` of the files in
   its key (path, size, modification time), so a file edited during a session is read again.
+- :func:`hash_tree` fingerprints a folder's files; :func:`code_key` is tdxlib's source and data in one
+  key, what a result computed by the models depends on (a report run, a sweep cell).
 - :func:`shared` and :func:`shared_each` share results between the kernels of one ``tdxlib report``
   build: the build points :data:`BUILD_CACHE_ENV` at a folder named after the tdxlib source and data
   version, so the first kernel computes and the others read; a kernel that asks while another is
   computing the same thing waits for it (a file lock) instead of computing it twice. Outside a build
   the variable is unset and nothing is shared: interactive work always computes.
 
-Base layer: imports nothing from tdxlib.
+Base layer: imports only other base modules (``files``, ``data``).
 """
 
 from __future__ import annotations
@@ -22,11 +24,12 @@ import hashlib
 import json
 import os
 import pickle
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar, cast
 
 from tdxlib import files
+from tdxlib.data import DATA_DIR
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -101,6 +104,39 @@ def glob_key(directory: str | Path, pattern: str = "*.yaml") -> tuple[tuple[str,
     directory itself: a file added, removed or edited gives a new key."""
     d = Path(directory)
     return stat_key(d, *sorted(d.glob(pattern)))
+
+
+#: Folders no fingerprint looks into (caches of tools, never inputs).
+_SKIP_DIRS = {"__pycache__", ".ipynb_checkpoints", ".mypy_cache", ".pytest_cache"}
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def hash_tree(root: Path, patterns: Iterable[str] = ("**/*",)) -> str:
+    """Hash of the relative paths and contents of the files under ``root`` matching ``patterns``."""
+    h = hashlib.sha256()
+    if not root.is_dir():
+        return _sha(b"missing:" + str(root).encode())
+    found: set[Path] = set()
+    for pattern in patterns:
+        for p in root.glob(pattern):
+            rel_parts = p.relative_to(root).parts
+            if p.is_file() and not any(x in _SKIP_DIRS or x.startswith(".") for x in rel_parts):
+                found.add(p)
+    for p in sorted(found):
+        rel = p.relative_to(root).as_posix()
+        h.update(rel.encode() + b"\0")
+        h.update(_sha(p.read_bytes()).encode() + b"\n")
+    return h.hexdigest()
+
+
+def code_key() -> str:
+    """tdxlib's source (``tdxlib/**/*.py``) and data (``data/**``) as one short key: results of the
+    models are valid for exactly this key (computed afresh, ~20 ms: a file edited in a session counts)."""
+    source = hash_tree(Path(__file__).resolve().parent, ("**/*.py",))
+    return _sha(f"{source}\0{hash_tree(DATA_DIR)}".encode())[:20]
 
 
 # --------------------------------------------------------------------------------------------------

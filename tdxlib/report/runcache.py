@@ -10,37 +10,32 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from tdxlib.cache import hash_tree
 from tdxlib.files import atomic_write_text
+
+__all__ = [
+    "PIPELINE_VERSION",
+    "cache_key",
+    "cache_path",
+    "changed_inputs",
+    "hash_json",
+    "hash_notebook",
+    "hash_tree",
+    "read_record",
+    "run_inputs",
+    "write_record",
+]
 
 #: Bump when what a run produces changes shape, so old caches are not trusted.
 PIPELINE_VERSION = 1
-_SKIP_DIRS = {"__pycache__", ".ipynb_checkpoints", ".mypy_cache", ".pytest_cache"}
 
 
 def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def hash_tree(root: Path, patterns: Iterable[str] = ("**/*",)) -> str:
-    """Hash of the relative paths and contents of the files under ``root`` matching ``patterns``."""
-    h = hashlib.sha256()
-    if not root.is_dir():
-        return _sha(b"missing:" + str(root).encode())
-    files: set[Path] = set()
-    for pattern in patterns:
-        for p in root.glob(pattern):
-            rel_parts = p.relative_to(root).parts
-            if p.is_file() and not any(x in _SKIP_DIRS or x.startswith(".") for x in rel_parts):
-                files.add(p)
-    for p in sorted(files):
-        rel = p.relative_to(root).as_posix()
-        h.update(rel.encode() + b"\0")
-        h.update(_sha(p.read_bytes()).encode() + b"\n")
-    return h.hexdigest()
 
 
 def hash_notebook(nb: Mapping[str, Any]) -> str:
