@@ -152,6 +152,13 @@ def active() -> bool:
     return bool(os.environ.get(BUILD_CACHE_ENV))
 
 
+def build_folder() -> Path | None:
+    """The report build's shared folder (one per tdxlib source and data version), or None outside a
+    build: where a kernel keeps what other kernels of the build may reuse (a sweep's results)."""
+    folder = os.environ.get(BUILD_CACHE_ENV)
+    return Path(folder) if folder else None
+
+
 def cache_file(kind: str, name: str, key: Any) -> Path | None:
     """The file for ``key`` (JSON data) under the build's folder, or None outside a build."""
     folder = os.environ.get(BUILD_CACHE_ENV)

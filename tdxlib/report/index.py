@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from tdxlib.sweeps.holds import HoldsIn, holds_in_of
 from tdxlib.workbook.palette import VERDICT_TEXT_COLOURS
 
 SUMMARY_SCHEMA = 1
@@ -54,6 +55,16 @@ def merged_ledger(runs: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]
     return [rows[k] for k in sorted(rows)]
 
 
+def holds_in(runs: Mapping[str, Mapping[str, Any]], claim_id: str) -> dict[str, Any] | None:
+    """How far a claim holds, from the first run (by name) whose metrics say (a sweep's notebook 07):
+    ``{share, low, high, cells, run, html}``, or None."""
+    for name in sorted(runs):
+        found = holds_in_of(runs[name].get("metrics") or {}, claim_id)
+        if found is not None:
+            return {**found._asdict(), "run": name, "html": runs[name].get("html")}
+    return None
+
+
 def build_summary(runs: Mapping[str, Mapping[str, Any]], version: str, commit: str | None) -> dict[str, Any]:
     """The machine-readable summary: per run its parameters, status, metrics and ledger."""
     out_runs = {}
@@ -72,12 +83,15 @@ def build_summary(runs: Mapping[str, Mapping[str, Any]], version: str, commit: s
             "ledger": r.get("ledger"),
             **({"error": r["error"]} if r.get("error") else {}),
         }
+    ledger = merged_ledger(out_runs)
+    for row in ledger:
+        row["holds_in"] = holds_in(out_runs, str(row.get("id")))
     return {
         "schema": SUMMARY_SCHEMA,
         "tdxlib_version": version,
         "git_commit": commit,
         "runs": out_runs,
-        "ledger": merged_ledger(out_runs),
+        "ledger": ledger,
     }
 
 
@@ -97,6 +111,14 @@ def _md_cell(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+def _holds_text(row: Mapping[str, Any]) -> str:
+    """The "holds in" cell of a ledger row: ``87% (81–92%) of 240 cells``, or "" when no sweep says."""
+    h = row.get("holds_in")
+    if not isinstance(h, Mapping):
+        return ""
+    return HoldsIn(h["share"], h["low"], h["high"], h["cells"]).text()
+
+
 def summary_markdown(summary: Mapping[str, Any]) -> str:
     """The short, stable, diffable summary (no timings, no commit)."""
     lines = [
@@ -112,10 +134,17 @@ def summary_markdown(summary: Mapping[str, Any]) -> str:
         lines.append(f"| {name} | {_md_cell(_params(r.get('parameters', {})))} | {r.get('status')} |")
     ledger: Sequence[Mapping[str, Any]] = summary.get("ledger", [])
     if ledger:
-        lines += ["", "## Claims", "", "| claim | verdict | author | claim | runs |", "|---|---|---|---|---|"]
+        lines += [
+            "",
+            "## Claims",
+            "",
+            "| claim | verdict | holds in | author | claim | runs |",
+            "|---|---|---|---|---|---|",
+        ]
         for row in ledger:
             lines.append(
                 f"| {_md_cell(row.get('id'))} | **{_md_cell(row.get('verdict'))}** | "
+                f"{_md_cell(_holds_text(row))} | "
                 f"{_md_cell(row.get('author', ''))} | {_md_cell(row.get('claim', ''))} | "
                 f"{_md_cell(', '.join(row.get('runs', [])))} |"
             )
@@ -147,6 +176,17 @@ pre.error { background: #fff5f5; border: 1px solid #f5c2c7; padding: 0.6em; whit
 def notebook_anchor(notebook: str) -> str:
     """The index's anchor for a notebook's runs: where a report's link to ``NOTEBOOK.ipynb`` lands."""
     return f"notebook-{notebook}"
+
+
+def _holds_cell(row: Mapping[str, Any]) -> str:
+    """The index's "holds in" cell: the share and its interval, linked to the sweep's report."""
+    text = _holds_text(row)
+    h = row.get("holds_in")
+    if not text or not isinstance(h, Mapping):
+        return "<span class='meta'>not swept</span>"
+    if not h.get("html"):
+        return html.escape(text)
+    return f"<a href='{html.escape(str(h['html']))}'>{html.escape(text)}</a>"
 
 
 def index_html(summary: Mapping[str, Any], title: str = "tdxlib reports") -> str:
@@ -190,8 +230,9 @@ def index_html(summary: Mapping[str, Any], title: str = "tdxlib reports") -> str
     parts.append("<h2>Claims ledger</h2>")
     if ledger:
         parts.append(
-            "<table><tr><th>id</th><th>author</th><th>claim</th><th>verdict</th><th>evidence</th>"
-            "<th>runs</th></tr>"
+            "<table><tr><th>id</th><th>author</th><th>claim</th><th>verdict</th>"
+            "<th title='share of a sweep&#39;s cells where it holds, 95% Wilson interval'>holds in</th>"
+            "<th>evidence</th><th>runs</th></tr>"
         )
         for row in ledger:
             verdict = str(row.get("verdict"))
@@ -200,6 +241,7 @@ def index_html(summary: Mapping[str, Any], title: str = "tdxlib reports") -> str
                 f"<tr><td><code>{e(str(row.get('id')))}</code></td><td>{e(str(row.get('author', '')))}</td>"
                 f"<td>{e(str(row.get('claim', '')))}</td>"
                 f"<td class='verdict' style='color:{colour}'>{e(verdict)}</td>"
+                f"<td class='holds-in'>{_holds_cell(row)}</td>"
                 f"<td>{e(str(row.get('evidence', '')))}</td><td>{e(', '.join(row.get('runs', [])))}</td></tr>"
             )
         parts.append("</table>")

@@ -64,13 +64,16 @@ def _claim(result: SweepResult, claim_id: str) -> str:
 
 
 def pinned(result: SweepResult, fixed: Mapping[str, Any] | None) -> pd.DataFrame:
-    """The cells with each axis of ``fixed`` at its value."""
+    """The cells with each axis of ``fixed`` at its value (a value or the text of one)."""
     frame = result.cells
     for name, value in (fixed or {}).items():
         column = axis_column(result.spec, name)
-        if value_label(value) not in _axis_values(result.spec, column):
-            raise ValidationError(f"value of {column}", value, f"one of {_axis_values(result.spec, column)}")
-        frame = frame[frame[column] == value_label(value)]
+        labels = _axis_values(result.spec, column)
+        # a value written as text ("8" from a notebook parameter) matches the label it spells
+        match = [x for x in labels if x == value_label(value)] or [x for x in labels if str(x) == str(value)]
+        if not match:
+            raise ValidationError(f"value of {column}", value, f"one of {labels}")
+        frame = frame[frame[column] == match[0]]
     return frame
 
 

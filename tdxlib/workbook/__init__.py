@@ -8,6 +8,7 @@ is tested. One module per notebook, each with its model functions, key numbers, 
 ``nb04_hotplug``       the notify CPU goes offline: loss windows, re-registration compared
 ``nb05_polling``       msleep() at each HZ, latency and wake-ups against the poll interval
 ``nb06_proposals``     a spec proposal's evaluation and explorer
+``nb07_regions``       how far each verdict holds: a sweep's shares, regions, flips, latency
 =====================  ===========================================================================
 
 Shared: :mod:`~tdxlib.workbook.params` (one parameter model per notebook), ``session.start`` (every

@@ -34,6 +34,7 @@ __all__ = [
     "PollingParams",
     "ProposalsParams",
     "QuestionParams",
+    "RegionsParams",
     "model_for",
 ]
 
@@ -357,10 +358,66 @@ class ProposalsParams(NotebookParams):
         return list(self.seeds) or None
 
 
+# --------------------------------------------------------------------------------------------------
+# 07 — how far does each verdict hold?
+# --------------------------------------------------------------------------------------------------
+
+
+def _swept_claims() -> Sequence[str]:
+    # reason: the predicates load the simulator; a claim name is checked only for notebook 07
+    from tdxlib.sweeps.predicates import predicate_ids
+
+    return predicate_ids()
+
+
+SweptClaim = Annotated[Str, OneOf(_swept_claims)]
+
+
+class RegionsParams(NotebookParams):
+    """07_how_far: a sweep across the design space, read as verdicts with confidence."""
+
+    NOTEBOOK: ClassVar[str] = "07_how_far"
+
+    spec: Str = param("default", "sweep spec run here: a name in data/sweeps/ or a .yaml path")
+    result: Str = param(
+        "", 'read this result folder (tdxlib sweep SPEC --out DIR) instead; "" = run spec here'
+    )
+    workers: Int = param(0, "worker processes of the local Dask cluster; 0 = one per core", ge=0, le=256)
+    claim: SweptClaim = param("caller-vcpu-rule-suffices", "the claim whose region the heatmaps show")
+    x: Str = param("vmm", "axis across each heatmap")
+    y: Str = param("device_irqs", "axis down each heatmap")
+    facet: Str = param("cpus", 'one heatmap per value of this axis; "" = one heatmap')
+    fixed: tuple[Str, ...] = param(
+        ("strategy=caller-vcpu",), "the other axes pinned, as axis=value; an axis not pinned is pooled"
+    )
+    flip_claim: SweptClaim = param("system-vector-wasteful", "the claim whose flip boundary is traced")
+    along: Str = param("device_irqs", "the axis along which it flips")
+    by: Str = param("cpus", "one boundary per value of this axis")
+
+    @property
+    def pins(self) -> dict[str, str]:
+        """``fixed`` as axis -> value (values as written: matched against the axis' labels)."""
+        out = {}
+        for item in self.fixed:
+            axis, sep, value = item.partition("=")
+            if not sep or not axis.strip():
+                raise ValidationError("fixed", item, "axis=value")
+            out[axis.strip()] = value.strip()
+        return out
+
+
 #: Notebook stem -> its parameter model.
 NOTEBOOK_PARAMS: dict[str, type[NotebookParams]] = {
     m.NOTEBOOK: m
-    for m in (QuestionParams, BudgetParams, DeliveryParams, HotplugParams, PollingParams, ProposalsParams)
+    for m in (
+        QuestionParams,
+        BudgetParams,
+        DeliveryParams,
+        HotplugParams,
+        PollingParams,
+        ProposalsParams,
+        RegionsParams,
+    )
 }
 
 

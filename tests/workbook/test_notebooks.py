@@ -22,12 +22,19 @@ from tdxlib.tdx.vmm import profile_names
 NOTEBOOK_DIR = ROOT / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 #: The workbook's own notebooks (06_proposals belongs to the proposals work).
-WORKBOOK = ("01_the_question", "02_vector_budget", "03_who_gets_the_interrupt", "04_hotplug", "05_polling")
+WORKBOOK = (
+    "01_the_question",
+    "02_vector_budget",
+    "03_who_gets_the_interrupt",
+    "04_hotplug",
+    "05_polling",
+    "07_how_far",
+)
 #: Each workbook notebook's module in tdxlib.workbook.
 MODULES = dict(
     zip(
         WORKBOOK,
-        ("nb01_question", "nb02_budget", "nb03_delivery", "nb04_hotplug", "nb05_polling"),
+        ("nb01_question", "nb02_budget", "nb03_delivery", "nb04_hotplug", "nb05_polling", "nb07_regions"),
         strict=True,
     )
 )
