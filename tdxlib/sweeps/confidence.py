@@ -41,7 +41,10 @@ def wilson_interval(k: int, n: int, level: float = DEFAULT_LEVEL) -> tuple[float
     denom = 1.0 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1.0 - p) / n + z * z / (4.0 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # at 0 and n the bound is exactly 0 or 1 (the formula's rounding would leave 1e-16 off)
+    low = 0.0 if k == 0 else max(0.0, centre - half)
+    high = 1.0 if k == n else min(1.0, centre + half)
+    return low, high
 
 
 def bootstrap_interval(

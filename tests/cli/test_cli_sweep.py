@@ -27,7 +27,7 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, s
 def test_list_names_the_shipped_specs_and_their_sizes(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run_cli(capsys, "--list")
     assert code == 0
-    assert "default" in out and "1,440 cells" in out and "large" in out and "quick" in out
+    assert "default" in out and "2,016 cells" in out and "large" in out and "quick" in out
 
 
 def test_a_sweep_runs_then_resumes_with_nothing_to_do(

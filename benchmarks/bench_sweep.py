@@ -1,0 +1,125 @@
+"""Benchmark tdxlib.sweeps: a sweep on 1 and 2 Dask workers against the simulator called directly.
+
+Goals (issue 18): on this 2-core machine the default sweep runs at least 1.7x faster on 2 workers than
+on 1, and a cell costs less than 5 % more through the sweep (Dask, batches, predicates, Parquet files)
+than the same Scenario run directly in a loop.
+Run: ``.venv/bin/python benchmarks/bench_sweep.py [SPEC]`` (prints numbers; never fails on timing).
+
+Each cluster is started once and warmed up (its workers import tdxlib and run a few cells) before
+anything is timed, so the numbers measure the sweep, not process start-up; every timed sweep writes a
+fresh folder (nothing is skipped). A control — a pure-CPU loop, serially and on the same clusters —
+shows how much parallelism the machine offers right now: on a busy machine both ratios drop together.
+Variants are interleaved for ``ROUNDS`` rounds and the best time of each is kept.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from distributed import Client
+
+from tdxlib.cache import code_key
+from tdxlib.errors import TdxlibError
+from tdxlib.sim import Scenario, run
+from tdxlib.sweeps.cells import enumerate_cells
+from tdxlib.sweeps.engine import local_cluster, run_sweep
+from tdxlib.sweeps.spec import SweepSpec, load_spec
+
+ROUNDS = 3
+BURN = 3_000_000
+
+
+def _burn(n: int) -> int:
+    """Pure-Python CPU work: what two processes can do in parallel on this machine right now."""
+    acc = 0
+    for i in range(n):
+        acc += i * i
+    return acc
+
+
+def _timed(fn: Callable[[], object]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def direct(spec: SweepSpec) -> None:
+    """Every cell's Scenario run in this process, metrics only: what the sweep adds to."""
+    for cell in enumerate_cells(spec, code_key()):
+        # the cells the model refuses cost their attempt, as in a sweep
+        with contextlib.suppress(TdxlibError):
+            run(Scenario(**spec.fields_of(dict(cell.coords), cell.seed)), frames=False)
+
+
+def _load() -> str:
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def main(name: str = "default") -> None:
+    spec = load_spec(name)
+    work = Path(tempfile.mkdtemp(prefix="bench-sweep-"))
+    cores = os.cpu_count()
+    print(f"sweep {spec.name}: {spec.cells:,} cells; {cores} cores, load average {_load()} at the start")
+    try:
+        with (
+            local_cluster(1) as c1,
+            Client(c1) as one,
+            local_cluster(2) as c2,
+            Client(c2) as two,
+        ):
+            for client in (one, two):  # warm: import tdxlib in every worker, fill its caches
+                run_sweep("quick", work / f"warm-{len(client.scheduler_info()['workers'])}", client=client)
+            direct(load_spec("quick"))
+            counter = iter(range(1_000_000))
+
+            def swept(client: Client) -> None:
+                run_sweep(spec, work / f"run-{next(counter)}", client=client)
+
+            variants: dict[str, Callable[[], object]] = {
+                "control serial": lambda: [_burn(BURN) for _ in range(8)],
+                "control 1 worker": lambda: one.gather(one.map(_burn, [BURN] * 8, pure=False)),
+                "control 2 workers": lambda: two.gather(two.map(_burn, [BURN] * 8, pure=False)),
+                "direct": lambda: direct(spec),
+                "1 worker": lambda: swept(one),
+                "2 workers": lambda: swept(two),
+            }
+            best = {k: float("inf") for k in variants}
+            for _ in range(ROUNDS):
+                for k, fn in variants.items():
+                    best[k] = min(best[k], _timed(fn))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    report(spec, best)
+
+
+def report(spec: SweepSpec, best: dict[str, float]) -> None:
+    n = spec.cells
+    speed = best["1 worker"] / best["2 workers"]
+    overhead = best["1 worker"] / best["direct"] - 1.0
+    ceiling = best["control 1 worker"] / best["control 2 workers"]
+    print(f"best of {ROUNDS} interleaved rounds; load average {_load()} at the end")
+    rows = [
+        ("simulator called directly (1 process)", best["direct"], ""),
+        ("sweep on 1 worker", best["1 worker"], f"overhead {overhead:+.1%} per cell (goal < 5%)"),
+        ("sweep on 2 workers", best["2 workers"], f"speed-up {speed:.2f}x (goal >= 1.7x)"),
+    ]
+    for label, seconds, note in rows:
+        print(f"  {label:<40} {seconds:6.2f} s  {n / seconds:7.1f} cells/s  {note}")
+    print(
+        f"  control: a pure-CPU loop gets {ceiling:.2f}x from 2 workers over 1 right now"
+        f" (serial {best['control serial']:.2f} s, 1 worker {best['control 1 worker']:.2f} s,"
+        f" 2 workers {best['control 2 workers']:.2f} s); sweep efficiency {speed / ceiling:.0%} of that"
+    )
+    if ceiling < 1.7:
+        print("  (the control is below 1.7x: the machine is busy, so the sweep's speed-up means little now)")
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:2])
