@@ -167,7 +167,8 @@ table { border-collapse: collapse; width: 100%; font-size: 0.92em; margin: 0.5em
 th, td { border: 1px solid #d1d9e0; padding: 0.35em 0.6em; text-align: left; vertical-align: top; }
 th { background: #f6f8fa; }
 code { background: #f6f8fa; padding: 0 0.25em; border-radius: 3px; }
-.verdict { font-weight: 600; } td.holds-in { white-space: nowrap; } .status-failed { color: #cf222e; font-weight: 600; }
+.verdict { font-weight: 600; } td.holds-in { white-space: nowrap; }
+.status-failed { color: #cf222e; font-weight: 600; }
 .status-ok, .status-cached { color: #1a7f37; }
 pre.error { background: #fff5f5; border: 1px solid #f5c2c7; padding: 0.6em; white-space: pre-wrap; }
 """

@@ -87,24 +87,24 @@ class Store:
         atomic_write_text(self.out / MANIFEST, json.dumps(manifest, indent=1) + "\n")
 
     def _scan(self) -> None:
-        """Keep the wanted cells already here; drop or rewrite files holding others."""
+        """Keep the wanted cells already here; drop or rewrite files holding others (only the keys and
+        the schema of a file are read, unless it has to be rewritten)."""
+        schema = row_schema(self.spec)
         for path in sorted((self.out / "cells").glob("*/*.parquet")):
             try:
-                table = pq.read_table(path)
-            except (OSError, pa.ArrowException):  # not ours, or damaged outside a sweep
-                path.unlink()
-                self.pruned += 1
-                continue
-            keys = table.column("cell").to_pylist()
+                same = pq.read_schema(path).remove_metadata().equals(schema)
+                keys = pq.read_table(path, columns=["cell"]).column("cell").to_pylist()
+            except (OSError, KeyError, pa.ArrowException):  # not ours, or damaged outside a sweep
+                keys, same = [], False
             keep = [k in self.wanted and k not in self.done for k in keys]
-            if all(keep) and table.schema.equals(row_schema(self.spec)):
+            if same and keys and all(keep):
                 self.done.update(keys)
                 continue
             self.pruned += 1
-            if not any(keep) or not table.schema.equals(row_schema(self.spec)):
+            if not same or not any(keep):
                 path.unlink()
                 continue
-            kept = table.filter(pa.array(keep))
+            kept = pq.read_table(path).filter(pa.array(keep))
             _write_table(path, kept)
             self.done.update(kept.column("cell").to_pylist())
 

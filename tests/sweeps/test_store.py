@@ -87,6 +87,31 @@ def test_cells_of_other_inputs_are_dropped(tmp_path: Path) -> None:
     assert read_result(tmp_path).cells.empty
 
 
+def test_a_file_with_some_cells_of_other_inputs_is_rewritten_with_the_others(tmp_path: Path) -> None:
+    spec = small_spec()
+    run_here(spec, tmp_path)
+    files = sorted((tmp_path / "cells").glob("*/*.parquet"))
+    one = small_spec(axes={**spec.axes, "strategy": ["system-vector"]})  # half of each batch file
+    code, todo = cut(one)
+    with Store(tmp_path, one, code, {c.key for b in todo for c in b.cells}) as store:
+        assert len(store.done) == 12 and 0 < store.pruned <= len(files)
+    cells = read_result(tmp_path).cells
+    assert len(cells) == 12 and set(cells["strategy"]) == {"system-vector"}
+    left = sorted((tmp_path / "cells").glob("*/*.parquet"))
+    assert set(left) < set(files)  # mixed files rewritten in place (same names), caller-vcpu-only ones gone
+
+
+def test_a_damaged_file_is_dropped(tmp_path: Path) -> None:
+    spec = small_spec()
+    run_here(spec, tmp_path, limit=1)
+    junk = tmp_path / "cells" / "vmm=qemu-10.1" / "junk.parquet"
+    junk.write_bytes(b"not parquet")
+    code, todo = cut(spec)
+    with Store(tmp_path, spec, code, {c.key for b in todo for c in b.cells}) as store:
+        assert store.pruned == 1 and len(store.done) == 3
+    assert not junk.exists()
+
+
 def test_a_second_writer_is_refused(tmp_path: Path) -> None:
     spec = small_spec()
     code, _ = cut(spec)
