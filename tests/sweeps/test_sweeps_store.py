@@ -10,7 +10,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pytest
-from helpers import cut, results, run_here, small_spec
+from sweep_helpers import cut, results, run_here, small_spec
 
 from tdxlib.errors import DataError, TdxlibError
 from tdxlib.sweeps.store import MANIFEST, Store, read_manifest, read_result

@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 import pytest
 from distributed import Client
-from helpers import SMALL, run_here, small_spec
+from sweep_helpers import SMALL, run_here, small_spec
 
 from tdxlib.errors import TdxlibError
 from tdxlib.sweeps import engine, work
