@@ -322,6 +322,29 @@ def _with_model(cell: ParametersCell) -> ParametersCell | ModelParameters:
     return ModelParameters(cell, model)
 
 
+def run_kernel(notebook: str, overrides: Mapping[str, Any]) -> str | None:
+    """The guest kernel profile a run's models use (its parameter model's ``kernel_name()``: the
+    ``kernel`` parameter or the notebook's fixed one), or None for a notebook without a model."""
+    # reason: pydantic and the workbook's models load only when a report names its kernel
+    from tdxlib.workbook.params import model_for
+
+    model = model_for(notebook)
+    if model is None:
+        return None
+    given = {k: v for k, v in overrides.items() if k in model.model_fields}
+    return model(**given).kernel_name()
+
+
+def kernel_line(name: str | None) -> str:
+    """How a report's header names its kernel profile: ``linux-6.12 (layout linux-6.12, HZ 250, ...)``."""
+    if name is None:
+        return "none (no parameter model)"
+    # reason: the kernel profiles (pydantic) load only when a report names its kernel
+    from tdxlib.kernel.profile import load_kernel
+
+    return load_kernel(name).guest().describe()
+
+
 def notebook_parameters(nb: Mapping[str, Any], notebook: Path) -> ParametersCell | ModelParameters:
     """What checks a notebook's parameter sets: its model when it has one, else its parameters cell."""
     return _with_model(find_parameters_cell(nb, notebook))

@@ -270,6 +270,8 @@ class NotebookParams(BaseModel):
 
     #: The notebook's file stem, e.g. ``04_hotplug``.
     NOTEBOOK: ClassVar[str] = ""
+    #: The guest kernel profile of a notebook without a ``kernel`` parameter (None: it has one).
+    KERNEL: ClassVar[str | None] = None
 
     def __init__(self, **values: Any) -> None:
         try:
@@ -304,6 +306,11 @@ class NotebookParams(BaseModel):
     def replace(self, **changes: Any) -> Self:
         """A copy with ``changes``, validated again."""
         return type(self)(**{**self.model_dump(), **changes})
+
+    def kernel_name(self) -> str | None:
+        """The guest kernel profile this notebook's models run on: its ``kernel`` parameter, or
+        :data:`KERNEL`; every report names it."""
+        return getattr(self, "kernel", None) or self.KERNEL
 
     def control_value(self, name: str) -> Any:
         """The value a widget control starts from (a subclass may resolve "empty = default")."""
