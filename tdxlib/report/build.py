@@ -32,7 +32,7 @@ from tdxlib.report.config import ReportConfig, Run, load_config, read_notebook_j
 from tdxlib.report.execute import RunError, execute_notebook, kernel_environment, resolve_kernel, run_pipeline
 from tdxlib.report.export import header_html, prune_svg_cache, render_charts
 from tdxlib.report.index import build_summary, git_commit, index_html, summary_markdown
-from tdxlib.report.params import kernel_line, run_kernel
+from tdxlib.report.params import run_kernel, run_kernel_line
 from tdxlib.report.records import collect_records
 from tdxlib.report.renderer import Renderer
 
@@ -224,7 +224,7 @@ def _finish_step(
             raise RunError(run, f"chart could not be rendered: {error}", number)
         metrics, ledger = collect_records(nb)
         facts = {
-            "kernel profile": kernel_line(run_kernel(run.notebook, run.overrides)),
+            "kernel profile": run_kernel_line(run.notebook, run.overrides)[1],
             "parameters": _params_text(run.overrides),
             "tdxlib": version,
             "commit": commit or "unknown",

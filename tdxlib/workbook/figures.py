@@ -220,9 +220,13 @@ def era_grid(eras: pd.DataFrame, title: str = "The claims by era") -> alt.TopLev
     """Claims × kernel profiles (``nb01_question.era_frame``), each cell coloured by the verdict there."""
     order = list(dict.fromkeys(eras["kernel"]))
     base = alt.Chart().encode(  # the data goes on the layer: see charts.layer
-        y=alt.Y(field="id", type="nominal", title=None, sort=None, axis=alt.Axis(grid=False)),
+        y=alt.Y(field="id", type="nominal", title=None, sort=None, axis=alt.Axis(grid=False, ticks=False)),
         x=alt.X(
-            field="kernel", type="nominal", title=None, sort=order, axis=alt.Axis(orient="top", labelAngle=0)
+            field="kernel",
+            type="nominal",
+            title=None,
+            sort=order,
+            axis=alt.Axis(orient="top", labelAngle=0, grid=False, ticks=False, domain=False),
         ),
     )
     cell = base.mark_rect(stroke="white").encode(

@@ -15,7 +15,7 @@ PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F
 
 #: Fill colour of each claim verdict in charts (holds, fails, depends, and moot on a kernel).
 VERDICT_COLOURS: dict[str, str] = dict(
-    zip(ERA_VERDICTS, ("#009E73", "#D55E00", "#E69F00", "#999999"), strict=True)
+    zip(ERA_VERDICTS, ("#009E73", "#D55E00", "#E69F00", "#6E7781"), strict=True)
 )
 
 #: Text colour of each claim verdict on a white page.

@@ -18,6 +18,7 @@ from pydantic import Field, model_validator
 from tdxlib.argument.claims.support import HOTPLUG_KERNEL, POLLING_KERNEL
 from tdxlib.errors import ValidationError
 from tdxlib.kernel.profile import DEFAULT_KERNEL, kernel_names
+from tdxlib.tdx.guest import DEFAULT_LAYOUT
 from tdxlib.tdx.strategies import STRATEGY_NAMES, make_strategy
 from tdxlib.tdx.vmm import profile_names
 from tdxlib.workbook.param_model import Bool, Float, Int, NotebookParams, OneOf, Str, param
@@ -212,6 +213,7 @@ class HotplugParams(NotebookParams):
     """04_hotplug: take the notify IRQ's CPU offline (and back) under a stream of quotes."""
 
     NOTEBOOK: ClassVar[str] = "04_hotplug"
+    KERNEL_OVERRIDES: ClassVar[dict[str, Any]] = {"layout": DEFAULT_LAYOUT}  # the designs' IDT
 
     kernel: KernelName = param(
         HOTPLUG_KERNEL, "guest kernel profile (data/kernels); its TDs must be able to offline CPUs (6.11+)"
@@ -304,6 +306,7 @@ class PollingParams(NotebookParams):
     """05_polling: quote latency and wake-ups against the poll interval, per HZ."""
 
     NOTEBOOK: ClassVar[str] = "05_polling"
+    KERNEL_OVERRIDES: ClassVar[dict[str, Any]] = {"layout": DEFAULT_LAYOUT}  # the v8 interrupt reference
 
     kernel: KernelName = param(
         POLLING_KERNEL, "guest kernel profile (data/kernels): its msleep(); HZ is swept by hz_values"
@@ -371,6 +374,13 @@ class ProposalsParams(NotebookParams):
         from tdxlib.argument.proposals.suites import suite
 
         return suite(self.suite).kernel
+
+    def kernel_overrides(self) -> dict[str, Any]:
+        """The proposal's own vector layout replaces the suite kernel's."""
+        # reason: tdxlib.argument.proposals loads pandas; only a report header asks
+        from tdxlib.argument.proposals.load import resolve
+
+        return {"layout": resolve(self.proposal).strategy.layout}
 
 
 #: Notebook stem -> its parameter model.

@@ -8,7 +8,7 @@ import json
 
 from tdxlib.report.golden import compare, golden_from_summary
 from tdxlib.report.index import build_summary, era_kernels, index_html, summary_markdown
-from tdxlib.report.params import kernel_line, run_kernel
+from tdxlib.report.params import run_kernel, run_kernel_line
 
 ROW = {
     "id": "hotplug-needs-reregistration",
@@ -46,8 +46,14 @@ def test_each_notebook_names_its_kernel_profile() -> None:
     assert run_kernel("03_who_gets_the_interrupt", {}) == "linux-5.19-tdx-v8"
     assert run_kernel("06_proposals", {"proposal": "caller-vcpu"}) == "linux-6.12"  # the suite's
     assert run_kernel("fx_small", {}) is None
-    line = kernel_line("linux-6.12")
-    assert line.startswith("linux-6.12 (layout linux-6.12, HZ 250") and "can offline CPUs" in line
+    name, line = run_kernel_line("04_hotplug", {})
+    assert name == "linux-6.12" and line.startswith("linux-6.12 (layout linux-5.19-tdx-v8, HZ 250")
+    assert "can offline CPUs" in line and "overridden: layout=linux-5.19-tdx-v8" in line
+    assert run_kernel_line("02_vector_budget", {})[1].startswith(
+        "linux-5.19-tdx-v8 (layout linux-5.19-tdx-v8,"
+    )
+    assert "overridden: layout=linux-5.19" in run_kernel_line("06_proposals", {"proposal": "caller-vcpu"})[1]
+    assert run_kernel_line("fx_small", {}) == (None, "none (no parameter model)")
 
 
 def test_summary_index_and_markdown_carry_the_kernel_and_the_eras() -> None:
