@@ -61,7 +61,7 @@ CASES: dict[str, tuple[Callable[[], Panel], list[tuple[str, Any]]]] = {
     ),
     "05 polling": (
         nb05_polling.polling_panel,
-        [("hz_values", (250,)), ("extra_jiffy", False), ("percentile", "p99"), ("seed", 1)],
+        [("hz_values", (250,)), ("kernel", "linux-6.12"), ("percentile", "p99"), ("seed", 1)],
     ),
 }
 

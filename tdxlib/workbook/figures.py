@@ -216,6 +216,31 @@ def verdict_table(ledger: pd.DataFrame, title: str = "The claims ledger") -> alt
     return layer(df, badge, label, author, title=title).properties(width=420, height=alt.Step(20))
 
 
+def era_grid(eras: pd.DataFrame, title: str = "The claims by era") -> alt.TopLevelMixin:
+    """Claims × kernel profiles (``nb01_question.era_frame``), each cell coloured by the verdict there."""
+    order = list(dict.fromkeys(eras["kernel"]))
+    base = alt.Chart().encode(  # the data goes on the layer: see charts.layer
+        y=alt.Y(field="id", type="nominal", title=None, sort=None, axis=alt.Axis(grid=False, ticks=False)),
+        x=alt.X(
+            field="kernel",
+            type="nominal",
+            title=None,
+            sort=order,
+            axis=alt.Axis(orient="top", labelAngle=0, grid=False, ticks=False, domain=False),
+        ),
+    )
+    cell = base.mark_rect(stroke="white").encode(
+        color=alt.Color(
+            field="verdict",
+            type="nominal",
+            scale=alt.Scale(domain=list(VERDICT_COLOURS), range=list(VERDICT_COLOURS.values())),
+        ),
+        tooltip=_tips(["id:N", "kernel:N", "verdict:N"]),
+    )
+    label = base.mark_text(color="white").encode(text=alt.Text(field="verdict", type="nominal"))
+    return layer(eras, cell, label, title=title).properties(width=110 * len(order), height=alt.Step(20))
+
+
 def vector_spaces(rows: pd.DataFrame, title: str) -> alt.HConcatChart:
     """Several layouts' vector grids side by side (``workbook.vector_space_frame``, one per ``variant``)."""
     charts = [

@@ -1,5 +1,7 @@
 """Notebook 04, hotplug: take the notify IRQ's CPU offline (and back) under a stream of quotes, find
-the windows in which notifications go to a stale place, compare the strategies' re-registration."""
+the windows in which notifications go to a stale place, compare the strategies' re-registration. The
+guest runs the thread's designs in the v8 patch's IDT on a kernel whose TDs can offline CPUs (the
+``kernel`` parameter, 6.11+); on 5.19 + v8 itself no CPU can go offline and the runs say so."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import pandas as pd
 
 from tdxlib.argument.evidence import notify_cpu
 from tdxlib.sim import Result, Scenario
+from tdxlib.tdx.guest import DEFAULT_LAYOUT
 from tdxlib.tdx.strategies import make_strategy
 from tdxlib.workbook import figures
 from tdxlib.workbook.ledgers import claims_view
@@ -146,6 +149,8 @@ def hotplug_run(p: HotplugParams | None = None) -> HotplugRun:
     if p.online_at is not None:
         plan.append((p.online_at, cpu, "online"))
     key = scenario_key(
+        kernel=p.kernel,
+        layout=DEFAULT_LAYOUT,  # the designs' IDT (it has the v8 system vector); the kernel offlines
         cpus=p.cpus,
         strategy=spec,
         vmm=p.vmm,
@@ -238,14 +243,15 @@ def hotplug_view(p: HotplugParams | None = None) -> View:
         f"lost, {m['hung']} quotes hung, loss window {m['loss_window_ms']:.0f} ms"
     )
     how = f"re-register after {p.reregister_delay_ms:g} ms" if p.reregister else "no re-registration"
-    title = f"CPU hotplug: {p.strategy} guest on {p.vmm} ({how})"
+    title = f"CPU hotplug: {p.strategy} guest ({p.kernel}) on {p.vmm} ({how})"
     return View(p, run, figures.hotplug_timeline(run.events, run.windows, title), caption)
 
 
 def hotplug_panel(p: HotplugParams | None = None) -> Panel:
     """04: strategy, VMM, re-registration and hotplug times; the timeline is redrawn."""
     p = p or HotplugParams()
-    names = ("strategy", "vmm", "cpus", "reregister", "reregister_delay_ms", "offline_at_s", "online_at_s")
+    names: tuple[str, ...] = ("kernel", "strategy", "vmm", "cpus", "reregister", "reregister_delay_ms")
+    names = (*names, "offline_at_s", "online_at_s")
     return make_panel("CPU hotplug and the notify IRQ", p, hotplug_view, (*names, "rate_per_s", "seed"))
 
 
@@ -253,6 +259,7 @@ def hotplug_claims(p: HotplugParams) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The notebook's claim, re-run with its vCPUs, load, offline time, delay and seed where they differ."""
     return claims_view(
         p.NOTEBOOK,
+        kernel=p.kernel,
         cpus=p.cpus,
         rate_per_s=p.rate_per_s,
         offline_at_s=p.offline_at_s,

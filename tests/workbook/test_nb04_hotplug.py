@@ -85,6 +85,7 @@ def test_loss_windows_sum_to_the_simulated_loss_window() -> None:
             rate_per_s=5,
             quotes=None,
             duration_s=9.0,
+            kernel="linux-6.12",
             hotplug_every_s=1.0,
             hotplug_cpus="notify",
             seed=1,
