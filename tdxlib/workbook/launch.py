@@ -50,6 +50,9 @@ LAB_SETTINGS: dict[str, dict[str, Any]] = {
 #: Environment variable: print the command instead of running it.
 DRY_RUN_ENV = "TDXLIB_LAUNCH_DRY_RUN"
 _SETTINGS_FILE = "tdxlib.json"
+#: tdxlib's Jupyter data folder: ``voila/templates/tdxlib``, Voilà's lab template without the CDN links.
+_DATA = Path(__file__).with_name("jupyter")
+VOILA_TEMPLATE = "tdxlib"
 
 
 def _bin(name: str) -> str:
@@ -109,8 +112,15 @@ def present_command(
         os.fspath(notebook_dir),
         "--strip_sources=True",
         "--show_tracebacks=True",
+        f"--template={VOILA_TEMPLATE}",
     ]
     return [*argv, *extra]
+
+
+def jupyter_path(environ: Mapping[str, str]) -> str:
+    """``JUPYTER_PATH`` with tdxlib's data folder first (it holds the Voilà template)."""
+    rest = environ.get("JUPYTER_PATH", "")
+    return os.pathsep.join(p for p in (str(_DATA), rest) if p)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -124,16 +134,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if rest[:1] == ["--dir"] and len(rest) > 1:
         notebook_dir, rest = rest[1], rest[2:]
     extra = [a for part in rest for a in shlex.split(part)]  # LAB_ARGS arrive as one word or many
-    if what == "lab":
-        command = lab_command(notebook_dir, extra)
-        settings = write_lab_settings()
-    else:
-        command, settings = present_command(notebook_dir, extra), None
+    lab = what == "lab"
+    command = lab_command(notebook_dir, extra) if lab else present_command(notebook_dir, extra)
     if os.environ.get(DRY_RUN_ENV, "") not in ("", "0"):
         print("\n".join(command))
-        if settings is not None:
-            print(f"# settings: {settings}")
+        if lab:
+            print(f"# settings: {lab_settings_dir() / 'overrides.d' / _SETTINGS_FILE}")
         return 0
+    if lab:
+        write_lab_settings()
+    else:
+        os.environ["JUPYTER_PATH"] = jupyter_path(os.environ)
     os.execv(command[0], command)  # pragma: no cover - replaces this process
 
 
@@ -226,6 +237,7 @@ def serve(
             "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"),
             "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"),
             "TDXLIB_HEADLESS": "0",
+            "JUPYTER_PATH": jupyter_path(os.environ),
         }
         env.pop("TDXLIB_CHARTS", None)
         net = ["--ip=127.0.0.1", f"--port={port}", "--no-browser"]
