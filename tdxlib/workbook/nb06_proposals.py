@@ -29,6 +29,7 @@ __all__ = [
     "ProposalsParams",
     "cached_evaluation",
     "explorer",
+    "fit_to_column",
     "proposal_metrics",
     "proposal_view",
 ]
@@ -66,6 +67,25 @@ def proposal_view(p: ProposalsParams | None = None) -> View:
     return View(p, ev, chart, caption)
 
 
+#: The annotated proposal fitted to the notebook's column: its two-column rows may shrink, and a table
+#: still too wide scrolls inside its own box (the page's width is left alone).
+_FIT_CSS = (
+    "<style>"
+    ".tdxlib-proposal-box,.tdxlib-proposal-box .widget-html-content{min-width:0;max-width:100%}"
+    ".tdxlib-proposal{max-width:100%;overflow-x:auto;white-space:normal}"
+    ".tdxlib-proposal .tdxp{max-width:100%}"
+    ".tdxlib-proposal .tdxp .row{grid-template-columns:minmax(0,2fr) minmax(0,3fr)}"
+    ".tdxlib-proposal .tdxp table{display:block;max-width:100%;overflow-x:auto}"
+    ".tdxlib-proposal .tdxp code{overflow-wrap:anywhere}"
+    "</style>"
+)
+
+
+def fit_to_column(html: str) -> str:
+    """The annotated proposal's HTML in a box no wider than the notebook column (see ``_FIT_CSS``)."""
+    return f'{_FIT_CSS}<div class="tdxlib-proposal">{html}</div>'
+
+
 @dataclass(eq=False)
 class Explorer:
     """A :class:`tdxlib.workbook.panel.Panel` (verdict grid) plus the annotated proposal as HTML."""
@@ -80,7 +100,7 @@ class Explorer:
         ev = self.panel.result
         if ev is None:
             return
-        self.html.value = render_html(resolve(values["proposal"]), ev)
+        self.html.value = fit_to_column(render_html(resolve(values["proposal"]), ev))
 
     def _ipython_display_(self) -> None:
         from IPython.display import display  # reason: called by IPython only, which has loaded it
@@ -99,8 +119,9 @@ def explorer(proposal: str = "caller-vcpu", suite: str = "default") -> Explorer:
         options.insert(0, (resolve(proposal).id + " (file)", proposal))
     choose = {"proposal": w.Dropdown(options=options, value=proposal, description="proposal")}
     panel = make_panel("Evaluate a proposal", p, proposal_view, ("proposal", "suite"), choose)
-    html = w.HTML()
-    ex = Explorer(panel, html, w.VBox([panel.widget, html]))
+    html = w.HTML(layout=w.Layout(width="100%", min_width="0"))
+    html.add_class("tdxlib-proposal-box")
+    ex = Explorer(panel, html, w.VBox([panel.widget, html], layout=w.Layout(width="100%", min_width="0")))
     for c in panel.controls.values():
         c.observe(ex.refresh, names="value")
     ex.refresh()

@@ -68,3 +68,12 @@ def test_explorer_follows_its_controls() -> None:
     assert "polling-only: Polling only" in ex.html.value
     assert ex.panel.error == ""
     assert set(ex.panel.result["proposal"]) == {"polling-only"}
+
+
+def test_the_annotated_proposal_fits_the_column() -> None:
+    from tdxlib.workbook.nb06_proposals import explorer
+
+    html = explorer().html.value
+    assert html.startswith("<style>") and '<div class="tdxlib-proposal">' in html
+    assert ".tdxlib-proposal{max-width:100%;overflow-x:auto" in html
+    assert "grid-template-columns:minmax(0,2fr) minmax(0,3fr)" in html  # the rows may shrink
