@@ -15,8 +15,10 @@ the theme.
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import uuid
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -92,7 +94,7 @@ def enable() -> None:
     "debug mode"): the test suite validates each figure, and the pipeline renders every spec anyway.
     """
     if _deferred():
-        from altair.utils import schemapi
+        from altair.utils import schemapi  # reason: only the report pipeline turns validation off
 
         schemapi.disable_debug_mode()
     if THEME not in alt.theme.names():
@@ -113,9 +115,6 @@ def offline_html(spec: dict[str, Any], *, with_bundle: bool) -> str:
     inlined (as a module, so its top-level names cannot collide) only when ``with_bundle`` is true,
     and the chart waits for it. (For a page of its own; live notebooks use :func:`live_chart`.)
     """
-    import json
-    import uuid
-
     div = f"tdxlib-chart-{uuid.uuid4().hex}"
     # "</" must not end the script element early; JSON allows the escaped slash.
     payload = json.dumps(spec).replace("</", "<\\/")
@@ -215,7 +214,7 @@ def to_svg(chart: alt.TopLevelMixin) -> str:
 
 def show(chart: alt.TopLevelMixin, *, interactive: bool | None = None) -> None:
     """Display ``chart``: live in JupyterLab, inline SVG when headless (see module doc)."""
-    from IPython.display import display
+    from IPython.display import display  # reason: IPython (0.2 s) loads only once a chart is shown
 
     live = is_interactive() if interactive is None else interactive
     if live:

@@ -13,15 +13,25 @@ from __future__ import annotations
 import contextlib
 import shutil
 import statistics
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tdxlib.workbook.launch import KERNEL, Server
+from tdxlib.workbook.launch import KERNEL, Server, serve
 
-__all__ = ["Browser", "browser", "chromium_path", "lab_open", "lab_run_all", "percentile", "voila_open"]
+__all__ = [
+    "Browser",
+    "browser",
+    "check_present",
+    "chromium_path",
+    "lab_open",
+    "lab_run_all",
+    "percentile",
+    "voila_open",
+]
 
 #: Debian's chromium (Playwright's own browser download is not reachable here).
 CHROMIUM = "/usr/bin/chromium"
@@ -227,3 +237,50 @@ def measure_panel(page: Any, panel: int, moves: int, settle_ms: float = 50.0) ->
         "p95": percentile(times, 95),
         "median": statistics.median(times) if times else float("nan"),
     }
+
+
+# --------------------------------------------------------------------------------------------------
+# python -m tdxlib.workbook.livecheck present [NOTEBOOK_DIR]
+# --------------------------------------------------------------------------------------------------
+
+
+def check_present(notebook_dir: Path, names: list[str] | None = None) -> list[str]:
+    """Open every notebook of ``notebook_dir`` in Voilà (as ``make present`` serves them) in headless
+    chromium, network off; the problems found (a notebook with no chart, a chart not drawn, a chart
+    error, a script error, a request off this machine). Prints one line per notebook."""
+    problems: list[str] = []
+    stems = names or sorted(p.name for p in notebook_dir.glob("*.ipynb"))
+    with serve("present", notebook_dir) as server, browser() as br:
+        for name in stems:
+            page = br.new_page()
+            t0 = time.perf_counter()
+            try:
+                drawn = voila_open(page, server, name)
+            except Exception as exc:  # a timeout: say which notebook, go on with the next
+                problems.append(f"{name}: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+                page.close()
+                continue
+            failed = page.evaluate("() => document.querySelectorAll('.tdxlib-livechart-error').length")
+            print(f"{name}: {drawn} charts drawn in {time.perf_counter() - t0:.1f} s")
+            if drawn == 0 or failed:
+                problems.append(f"{name}: {drawn} charts drawn, {failed} chart errors")
+            page.close()
+        problems += [f"requested off this machine: {u}" for u in sorted(set(br.offhost))]
+        problems += [f"script error: {e}" for e in br.errors]
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m tdxlib.workbook.livecheck present [NOTEBOOK_DIR]``: exit 1 on any problem."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] != "present":
+        print("usage: python -m tdxlib.workbook.livecheck present [NOTEBOOK_DIR]")
+        return 2
+    problems = check_present(Path(args[1] if len(args) > 1 else "notebooks"))
+    for p in problems:
+        print(f"problem: {p}")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
