@@ -86,6 +86,7 @@ def _kernel_args() -> list[str]:
     return [
         f"--KernelSpecManager.allowed_kernelspecs={KERNEL}",
         "--KernelSpecManager.ensure_native_kernel=False",
+        f"--MappingKernelManager.default_kernel_name={KERNEL}",
     ]
 
 

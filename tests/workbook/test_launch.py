@@ -20,6 +20,7 @@ def test_lab_as_root_adds_allow_root_and_passes_extra_arguments() -> None:
     assert argv[1] == "lab" and "--allow-root" in argv
     assert argv[-5:] == ["--ip", "0.0.0.0", "--port", "8890", "--no-browser"]
     assert f"--KernelSpecManager.allowed_kernelspecs={launch.KERNEL}" in argv
+    assert f"--MappingKernelManager.default_kernel_name={launch.KERNEL}" in argv
     assert "--allow-root" not in launch.lab_command("notebooks", euid=1000)
 
 
