@@ -16,11 +16,12 @@ _IDS = itertools.count()
 
 
 def meaningless_index(df: pd.DataFrame) -> bool:
-    """Whether the index is pandas' own 0, 1, 2, ... (unnamed): nothing a reader needs."""
+    """Whether the index is pandas' row numbers — unnamed integers, also those a filter left (24, 25,
+    26 of a larger frame): nothing a reader needs. A named or non-integer index is data."""
     idx = df.index
-    if not isinstance(idx, pd.RangeIndex) or idx.name is not None:
+    if isinstance(idx, pd.MultiIndex) or idx.name is not None:
         return False
-    return idx.start == 0 and idx.step == 1
+    return isinstance(idx, pd.RangeIndex) or idx.dtype.kind in "iu"
 
 
 def _text_columns(df: pd.DataFrame) -> list[int]:

@@ -14,8 +14,10 @@ def test_pandas_row_numbers_are_left_out_but_a_real_index_stays() -> None:
     assert meaningless_index(plain) and "<th>0</th>" not in table_html(plain)
     named = plain.set_index("claim")
     assert not meaningless_index(named) and "<th>a</th>" in table_html(named)
-    filtered = plain[plain["value"] > 1]  # rows 1.. : the numbers say which rows were kept
-    assert not meaningless_index(filtered) and "<th>1</th>" in table_html(filtered)
+    filtered = plain[plain["value"] > 1]  # row 1 of a larger frame: still a row number
+    assert meaningless_index(filtered) and "<th>1</th>" not in table_html(filtered)
+    by_number = pd.DataFrame({"x": [1]}, index=pd.Index([64], name="ncpus"))
+    assert not meaningless_index(by_number) and "<th>64</th>" in table_html(by_number)
 
 
 def test_text_columns_are_left_aligned_and_numbers_are_not() -> None:
