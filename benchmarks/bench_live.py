@@ -3,7 +3,9 @@
 Starts JupyterLab on 127.0.0.1 (a fresh port and token, autosave off, the notebooks copied to a
 temporary folder), drives headless Debian chromium with Playwright, network off (only 127.0.0.1;
 anything else requested is listed and fails the run), and for every notebook: opens it, runs all
-cells, waits for every chart to draw, then moves each control of each panel ``--moves`` times — odd
+cells, waits for every chart to draw and ``--read`` seconds more (a reviewer reads before moving a
+slider; 06's explorer evaluates the other proposals in the background meanwhile: with ``--read 0``
+its first moves pay 0.1-0.6 s of model time), then moves each control of each panel ``--moves`` times — odd
 moves to a value not shown yet (1, 2, 3 steps away), even moves back to the start — and times each
 move in the page, from the DOM event the control receives (``performance.now()`` just before it is
 dispatched) to the first animation frame after the panel's chart announced it drew
@@ -49,13 +51,14 @@ def copy_notebooks(dest: Path, names: list[Path]) -> None:
         (dest / path.name).write_text(json.dumps(nb), encoding="utf-8")
 
 
-def run_notebook(br: livecheck.Browser, server: Any, path: Path, moves: int) -> dict[str, Any]:
+def run_notebook(br: livecheck.Browser, server: Any, path: Path, moves: int, read: float) -> dict[str, Any]:
     page = br.new_page()
     t0 = time.perf_counter()
     livecheck.lab_open(page, server, path.name)
     errors = livecheck.lab_run_all(page)
     charts = livecheck.wait_charts(page) if not errors else 0
     ran = time.perf_counter() - t0
+    time.sleep(read)
     results = []
     if not errors:
         for i in range(len(livecheck.panels(page))):
@@ -80,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--moves", type=int, default=6, help="moves per control (default 6)")
     ap.add_argument("--only", action="append", default=[], help="notebook stem (repeatable)")
+    ap.add_argument("--read", type=float, default=5.0, help="seconds between Run All and the first move")
     ap.add_argument("--json", type=Path, help="write the raw times here")
     args = ap.parse_args(argv)
     if livecheck.chromium_path() is None:
@@ -90,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"tdxlib live review in headless chromium: input event -> chart drawn (goal p50 < {P50_GOAL:.0f} ms, "
     )
-    print(f"p95 < {P95_GOAL:.0f} ms); {args.moves} moves per control; load average {load}")
+    print(f"p95 < {P95_GOAL:.0f} ms); {args.moves} moves per control, {args.read:g} s read after Run All; ")
+    print(f"load average {load}")
     out: list[dict[str, Any]] = []
     failed = False
     with tempfile.TemporaryDirectory(prefix="bench-live-") as tmp:
@@ -98,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         copy_notebooks(root, chosen)
         with serve("lab", root, user_settings=USER_SETTINGS) as server, livecheck.browser() as br:
             for path in chosen:
-                res = run_notebook(br, server, path, args.moves)
+                res = run_notebook(br, server, path, args.moves, args.read)
                 out.append(res)
                 print(f"\n{path.stem}: ran in {res['run_s']:.1f} s, {res['charts']} charts drawn")
                 if res["errors"]:
@@ -107,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{'notebook':<28} {'panel':<30} {'moves':>5} {'p50':>7} {'p95':>7} {'min-max':>13}")
                 for p in res["panels"]:
                     print(fmt_row(path.stem, p))
+                    print(f"    redrawn by {', '.join(f'{k} {v}' for k, v in sorted(p['how'].items()))}")
                     for label, ts in p["per_control"].items():
                         ts_s = " ".join(f"{t:.0f}" for t in ts)
                         print(f"    {label[:24]:<24} {ts_s}")

@@ -214,10 +214,12 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def measure_panel(page: Any, panel: int, moves: int, settle_ms: float = 50.0) -> dict[str, Any]:
-    """Move each control of ``panel`` ``moves`` times; the times (ms), the moves with no redraw."""
+    """Move each control of ``panel`` ``moves`` times; the times (ms), how the chart redrew (``update``:
+    data only, ``embed``: a new spec), the moves with no redraw."""
     desc = panels(page)[panel]
     times: list[float] = []
     missed: list[str] = []
+    hows: dict[str, int] = {}
     per_control: dict[str, list[float]] = {}
     for ci, c in enumerate(desc["controls"]):
         for k in range(1, moves + 1):
@@ -226,12 +228,14 @@ def measure_panel(page: Any, panel: int, moves: int, settle_ms: float = 50.0) ->
                 missed.append(f"{c['label'] or c['kind']} -> {r['value']}")
             else:
                 times.append(r["ms"])
+                hows[r["how"]] = hows.get(r["how"], 0) + 1
                 per_control.setdefault(c["label"] or c["kind"], []).append(r["ms"])
             time.sleep(settle_ms / 1000.0)
     return {
         "title": desc["title"],
         "times": times,
         "missed": missed,
+        "how": hows,
         "per_control": per_control,
         "p50": percentile(times, 50),
         "p95": percentile(times, 95),

@@ -45,9 +45,21 @@ def _evaluation(proposal: str, suite: str, files: tuple[tuple[str, int, int], ..
     return evaluate(resolve(proposal), suite)
 
 
+#: Evaluations the prewarm thread is running now (not a cache: an entry lives while it runs), so that
+#: a redraw asking for one waits for it instead of running the same suite a second time.
+_RUNNING: dict[tuple[str, str], threading.Event] = {}
+
+
 def cached_evaluation(proposal: str, suite: str = "default") -> pd.DataFrame:
     """``evaluate(proposal, suite)``, cached per built-in id or path and suite; an edited proposal or
     suites file is evaluated again. Each caller gets its own copy."""
+    running = _RUNNING.get((proposal, suite))
+    if running is not None:
+        running.wait(timeout=60)
+    return _evaluate_cached(proposal, suite)
+
+
+def _evaluate_cached(proposal: str, suite: str) -> pd.DataFrame:
     path = builtin_paths().get(proposal, Path(proposal))
     return _evaluation(proposal, suite, stat_key(path, SUITES_PATH))
 
@@ -59,6 +71,15 @@ def _in_kernel() -> bool:
     return get_ipython() is not None
 
 
+def _warm_order(proposals: list[str], proposal: str, suite: str) -> list[tuple[str, str]]:
+    """Every other (proposal, suite): this suite first, the proposals from the one after this one on
+    (the order a reviewer steps through the dropdown)."""
+    at = proposals.index(proposal) if proposal in proposals else -1
+    ring = proposals[at + 1 :] + proposals[: at + 1]
+    suites = [suite, *(s for s in suite_names() if s != suite)]
+    return [(p, s) for s in suites for p in ring if (p, s) != (proposal, suite)]
+
+
 def prewarm(pairs: Sequence[tuple[str, str]]) -> threading.Thread:
     """Evaluate each (proposal, suite) in a background thread, into :func:`cached_evaluation`'s cache.
 
@@ -68,11 +89,15 @@ def prewarm(pairs: Sequence[tuple[str, str]]) -> threading.Thread:
     """
 
     def run() -> None:
-        for proposal, suite in pairs:
+        for key in pairs:
+            done = _RUNNING.setdefault(key, threading.Event())
             try:
-                cached_evaluation(proposal, suite)
+                _evaluate_cached(*key)
             except Exception:  # a proposal the suite refuses: the panel says so when it is picked
-                continue
+                pass
+            finally:
+                done.set()
+                _RUNNING.pop(key, None)
 
     thread = threading.Thread(target=run, name="tdxlib-prewarm", daemon=True)
     thread.start()
@@ -158,5 +183,5 @@ def explorer(proposal: str = "caller-vcpu", suite: str = "default", *, warm: boo
         c.observe(ex.refresh, names="value")
     ex.refresh()
     if _in_kernel() if warm is None else warm:
-        prewarm([(pid, s) for s in suite_names() for _, pid in options if (pid, s) != (proposal, suite)])
+        prewarm(_warm_order([pid for _, pid in options], proposal, suite))
     return ex

@@ -87,3 +87,11 @@ def test_prewarm_fills_the_evaluation_cache_in_the_background() -> None:
     hits = _evaluation.cache_info().hits
     cached_evaluation("must-inject", "quick")
     assert _evaluation.cache_info().hits == hits + 1  # served from the cache, not evaluated again
+
+
+def test_prewarm_starts_after_the_shown_proposal_in_its_suite() -> None:
+    from tdxlib.workbook.nb06_proposals import _warm_order
+
+    order = _warm_order(["a", "b", "c"], "b", "default")
+    assert order[:2] == [("c", "default"), ("a", "default")]
+    assert ("b", "default") not in order and ("b", "quick") in order

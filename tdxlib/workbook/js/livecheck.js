@@ -150,12 +150,13 @@
   function waitDrawn(panel, t0, timeoutMs) {
     return new Promise((resolve) => {
       let timer;
-      const done = () => {
+      const done = (ev) => {
         clearTimeout(timer);
-        requestAnimationFrame(() => resolve(performance.now() - t0));
+        const how = (ev.detail && ev.detail.how) || "embed";
+        requestAnimationFrame(() => resolve({ ms: performance.now() - t0, how }));
       };
       panel.addEventListener(DRAWN, done, { once: true });
-      timer = setTimeout(() => { panel.removeEventListener(DRAWN, done); resolve(null); }, timeoutMs);
+      timer = setTimeout(() => { panel.removeEventListener(DRAWN, done); resolve({ ms: null, how: null }); }, timeoutMs);
     });
   }
 
@@ -173,7 +174,8 @@
     const t0 = performance.now();
     const drawn = waitDrawn(panel, t0, timeoutMs || 10000);
     dispatch();
-    return { ms: await drawn, value, label: c.label, kind: c.kind };
+    const { ms, how } = await drawn;
+    return { ms, how, value, label: c.label, kind: c.kind };
   }
 
   function describe() {
