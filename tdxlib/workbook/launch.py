@@ -229,6 +229,7 @@ def serve(
     JupyterLab user settings per plugin id (e.g. autosave off).
     """
     port, token = free_port(), secrets.token_hex(16)
+    root = root.resolve()  # the server runs in it: a relative path would name a folder inside it
     with tempfile.TemporaryDirectory(prefix="tdxlib-serve-") as tmp:
         home = Path(tmp)
         log = home / "server.log"
