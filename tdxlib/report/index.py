@@ -151,7 +151,8 @@ body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; mar
 h1 { font-size: 1.6em; margin-bottom: 0.2em; } h2 { margin-top: 1.6em; font-size: 1.25em; }
 .meta { color: #59636e; font-size: 0.9em; }
 table { border-collapse: collapse; width: 100%; font-size: 0.92em; margin: 0.5em 0; }
-th, td { border: 1px solid #d1d9e0; padding: 0.35em 0.6em; text-align: left; vertical-align: top; }
+th, td { border: 1px solid #d1d9e0; padding: 0.35em 0.6em; text-align: left; vertical-align: top;
+  overflow-wrap: anywhere; }
 th { background: #f6f8fa; }
 code { background: #f6f8fa; padding: 0 0.25em; border-radius: 3px; }
 .verdict { font-weight: 600; } .status-failed { color: #cf222e; font-weight: 600; }

@@ -251,6 +251,19 @@ def vector_spaces(rows: pd.DataFrame, title: str) -> alt.HConcatChart:
 
 
 _MECHANISMS = ["none", "system-vector", "dynamic"]
+#: Line widths per mechanism, drawn in this order (widest first): where the curves coincide (they
+#: differ by one vector per vCPU at most) each still shows, as a band around the next.
+_MECHANISM_WIDTHS = (7.0, 4.0, 1.8)
+
+
+def _mechanism_lines(data: pd.DataFrame, base: alt.Chart, title: str, **mark: Any) -> alt.LayerChart:
+    """One line layer per notify mechanism, widest first (a line mark's width cannot vary by group:
+    the theme's line width would win), the data given once on the layer."""
+    lines = [
+        base.mark_line(strokeWidth=width, **mark).transform_filter(alt.datum.mechanism == mech)
+        for mech, width in zip(_MECHANISMS, _MECHANISM_WIDTHS, strict=True)
+    ]
+    return layer(data, *lines, title=title)
 
 
 def load_curves(
@@ -260,17 +273,15 @@ def load_curves(
     could not go offline, zoomed on the band where the mechanisms differ (``workbook.band_frame``)."""
     color = alt.Color(field="mechanism", type="nominal", title="notify mechanism", sort=_MECHANISMS)
     tip = ["mechanism:N", "device_irqs:Q", "load_per_cpu:Q", "left_min:Q", "offline_refused:Q", "ncpus:Q"]
-    left = (
-        alt.Chart(_frame(full), title="vectors left on the fullest vCPU")
-        .mark_line()
-        .encode(
-            x=alt.X(field="load_per_cpu", type="quantitative", title="device IRQs per vCPU"),
-            y=alt.Y(field="left_min", type="quantitative", title="vectors left"),
-            color=color,
-            strokeDash=alt.StrokeDash(field="mechanism", type="nominal", sort=_MECHANISMS, legend=None),
-            tooltip=_tips(tip),
-        )
-        .properties(width=280, height=220)
+    left_base = alt.Chart().encode(
+        x=alt.X(field="load_per_cpu", type="quantitative", title="device IRQs per vCPU"),
+        y=alt.Y(field="left_min", type="quantitative", title="vectors left"),
+        color=color,
+        strokeDash=alt.StrokeDash(field="mechanism", type="nominal", sort=_MECHANISMS, legend=None),
+        tooltip=_tips(tip),
+    )
+    left = _mechanism_lines(_frame(full), left_base, "vectors left on the fullest vCPU").properties(
+        width=280, height=220
     )
     if selected is not None:
         rule = (
@@ -281,22 +292,20 @@ def load_curves(
         left = left + rule
     if band is None:
         return alt.hconcat(left, title=title)
-    zoom = (
-        alt.Chart(_frame(band), title="vCPUs that cannot go offline (zoom)")
-        .mark_line(interpolate="step-after")
-        .encode(
-            x=alt.X(
-                field="load_per_cpu",
-                type="quantitative",
-                title="device IRQs per vCPU",
-                scale=alt.Scale(zero=False),
-            ),
-            y=alt.Y(field="offline_refused", type="quantitative", title="vCPUs refused"),
-            color=color,
-            tooltip=_tips(tip),
-        )
-        .properties(width=280, height=220)
+    zoom_base = alt.Chart().encode(
+        x=alt.X(
+            field="load_per_cpu",
+            type="quantitative",
+            title="device IRQs per vCPU",
+            scale=alt.Scale(zero=False),
+        ),
+        y=alt.Y(field="offline_refused", type="quantitative", title="vCPUs refused"),
+        color=color,
+        tooltip=_tips(tip),
     )
+    zoom = _mechanism_lines(
+        _frame(band), zoom_base, "vCPUs that cannot go offline (zoom)", interpolate="step-after"
+    ).properties(width=280, height=220)
     return alt.hconcat(left, zoom, title=title)
 
 
