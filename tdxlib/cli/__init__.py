@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "sim": "tdxlib.cli.sim",
     "capture": "tdxlib.cli.capture",
     "proposals": "tdxlib.cli.proposals",
+    "claims": "tdxlib.cli.claims",
     "sweep": "tdxlib.cli.sweep",
 }
 

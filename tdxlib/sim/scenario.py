@@ -19,6 +19,7 @@ import numpy as np
 from tdxlib.cache import memo
 from tdxlib.data import load_yaml
 from tdxlib.errors import DataError, ValidationError
+from tdxlib.kernel.profile import DEFAULT_KERNEL, GuestKernel, load_kernel
 from tdxlib.tdx.strategies import NotifyStrategy, SystemVector, make_strategy
 from tdxlib.tdx.vmm import VmmProfile, is_shipped, load_profile, profile_names
 
@@ -98,16 +99,20 @@ class Scenario:
     ``duration_s``, whichever comes first (neither given: 100 quotes), and never after ``max_time_s``.
     Hotplug: explicit ``hotplug`` events and/or one event every ``hotplug_every_s`` alternating
     offline/online of a CPU chosen by ``hotplug_cpus`` (``"random"``, ``"notify"`` = the notify IRQ's CPU,
-    or a list cycled through). ``hz`` and ``extra_jiffy`` set how pollers sleep (``extra_jiffy=False``:
-    msleep without the historical ``+ 1`` jiffy, Linux 6.13+). ``guest_work_ms`` is the guest's own time
-    per request before the GetQuote TDVMCALL returns (TDG.MR.REPORT and the hypercall).
+    or a list cycled through). ``kernel`` names the guest's kernel profile (``data/kernels``): its vector
+    layout, HZ, msleep semantics and whether a CPU can go offline at all (a hotplug scenario on a kernel
+    that cannot is refused when it runs); ``layout``, ``hz`` and ``extra_jiffy`` override the profile's
+    facts (None: the kernel's; ``extra_jiffy=False`` is msleep without the historical ``+ 1`` jiffy,
+    Linux 6.12+). ``guest_work_ms`` is the guest's own time per request before the GetQuote TDVMCALL
+    returns (TDG.MR.REPORT and the hypercall).
     """
 
     cpus: int = 8
     apic_ids: str | tuple[int, ...] = "identity"
-    layout: str = "linux-5.19-tdx-v8"
-    hz: int = 250  # guest HZ
-    extra_jiffy: bool = True
+    kernel: str = DEFAULT_KERNEL
+    layout: str | None = None  # None: the kernel's
+    hz: int | None = None  # guest HZ; None: the kernel's
+    extra_jiffy: bool | None = None  # None: the kernel's
     device_irqs: int = 0
     managed_queues: int = 0
     strategy: NotifyStrategy = field(default_factory=SystemVector)
@@ -140,6 +145,10 @@ class Scenario:
     def replace(self, **changes: Any) -> Scenario:
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
+
+    def guest_kernel(self) -> GuestKernel:
+        """The guest's kernel profile with this scenario's overrides (layout, HZ, msleep)."""
+        return load_kernel(self.kernel).guest(layout=self.layout, hz=self.hz, extra_jiffy=self.extra_jiffy)
 
     def profile(self) -> VmmProfile:
         """The VMM profile in effect (with ``service_ms`` applied)."""
@@ -190,7 +199,7 @@ class Scenario:
 
 
 def _check_guest(sc: Scenario) -> None:
-    """cpus, apic_ids, layout, hz, device_irqs, managed_queues."""
+    """cpus, apic_ids, kernel (and its overrides layout, hz, extra_jiffy), device_irqs, managed_queues."""
     _int("cpus", sc.cpus, lo=1)
     if sc.cpus > 8192:
         raise ValidationError("cpus", sc.cpus, "an integer in 1..8192")
@@ -200,10 +209,7 @@ def _check_guest(sc: Scenario) -> None:
             raise ValidationError("apic_ids", sc.apic_ids, "'identity', 'x2apic-gaps' or a list of APIC IDs")
     else:
         object.__setattr__(sc, "apic_ids", tuple(int(a) for a in sc.apic_ids))
-    if not isinstance(sc.layout, str):
-        raise ValidationError("layout", sc.layout, "a layout name (tdxlib.kernel.vectors.layout_names())")
-    if isinstance(sc.hz, bool) or not (isinstance(sc.hz, int) and 1 <= sc.hz <= 1000):
-        raise ValidationError("hz", sc.hz, "a kernel HZ: 100, 250, 300 or 1000 (any integer 1..1000)")
+    sc.guest_kernel()  # the kernel is known and the overrides are valid
     _int("device_irqs", sc.device_irqs, lo=0)
     _int("managed_queues", sc.managed_queues, lo=0)
 

@@ -130,7 +130,25 @@ def test_verdict_table_colours_every_verdict() -> None:
     spec = _spec(figures.verdict_table(ledger, "claims"))
     assert spec["title"] == "claims"
     colour = spec["layer"][0]["encoding"]["color"]
-    assert colour["scale"]["domain"] == ["holds", "fails", "depends"]
+    assert colour["scale"]["domain"] == ["holds", "fails", "depends", "moot"]
+
+
+def test_era_grid_has_a_cell_per_claim_and_kernel_coloured_by_verdict() -> None:
+    from tdxlib.workbook.nb01_question import era_frame
+
+    ledger = pd.DataFrame(
+        {
+            "id": ["a", "b"],
+            "verdict": ["depends", "holds"],
+            "eras": [{"k1": "moot", "k2": "holds"}, {"k1": "holds", "k2": "holds"}],
+        }
+    )
+    frame = era_frame(ledger)
+    assert list(frame["kernel"]) == ["k1", "k2", "overall", "k1", "k2", "overall"]
+    spec = _spec(figures.era_grid(frame, "by era"))
+    assert spec["title"] == "by era" and [len(d) for d in _datasets(spec)] == [6]
+    assert spec["layer"][0]["encoding"]["color"]["scale"]["domain"] == ["holds", "fails", "depends", "moot"]
+    assert spec["layer"][0]["encoding"]["x"]["sort"] == ["k1", "k2", "overall"]
 
 
 def test_event_timeline_and_latency_lines_still_build() -> None:
