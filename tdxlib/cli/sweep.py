@@ -46,7 +46,8 @@ def register(subparsers: Any) -> None:
 
 def _list() -> int:
     # the spec model loads the simulator: only when this command runs
-    from tdxlib.sweeps.spec import load_spec, spec_names
+    from tdxlib.sweeps.paths import spec_names
+    from tdxlib.sweeps.spec import load_spec
 
     for name in spec_names():
         spec = load_spec(name)

@@ -10,11 +10,12 @@ verdicts with confidence: the share of cells where a claim holds with a Wilson i
 intervals for latency percentiles, and the boundary where a claim flips.
 
 =========================  =========================================================================
-:mod:`.spec`               ``SweepSpec``, ``load_spec``, ``spec_names``: the file kind
+:mod:`.spec`               ``SweepSpec``, ``load_spec``: the file kind
 :mod:`.predicates`         each claim's reading of one cell (``PREDICATES``)
 :mod:`.cells`              the cells: keys, seeds, batches
 :mod:`.work`               what a worker does with a batch (an Arrow table of rows)
-:mod:`.store`              the result folder: Parquet files, manifest, ``read_result``
+:mod:`.paths`              where specs and result manifests are (light)
+:mod:`.store`              the result folder: Parquet files, ``read_result``
 :mod:`.engine`             ``run_sweep`` on dask.distributed
 :mod:`.confidence`         Wilson and bootstrap intervals
 :mod:`.regions`            shares by claim and region, flip boundaries, latency intervals
@@ -34,7 +35,7 @@ from typing import Any
 _EXPORTS: dict[str, str] = {
     "SweepSpec": "tdxlib.sweeps.spec",
     "load_spec": "tdxlib.sweeps.spec",
-    "spec_names": "tdxlib.sweeps.spec",
+    "spec_names": "tdxlib.sweeps.paths",
     "PREDICATES": "tdxlib.sweeps.predicates",
     "SweepResult": "tdxlib.sweeps.store",
     "read_result": "tdxlib.sweeps.store",

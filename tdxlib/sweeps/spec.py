@@ -27,6 +27,7 @@ from tdxlib.data import data_path, load_yaml
 from tdxlib.errors import DataError, TdxlibError, ValidationError
 from tdxlib.models import Model, field_path, line_for, validate
 from tdxlib.sim import Metrics, Scenario
+from tdxlib.sweeps.paths import spec_names, spec_path
 from tdxlib.sweeps.predicates import predicate_ids
 
 __all__ = [
@@ -37,8 +38,6 @@ __all__ = [
     "PerCpu",
     "SweepSpec",
     "load_spec",
-    "spec_names",
-    "spec_path",
     "value_label",
 ]
 
@@ -233,19 +232,6 @@ def scenario_fields() -> tuple[str, ...]:
 # --------------------------------------------------------------------------------------------------
 # Files
 # --------------------------------------------------------------------------------------------------
-
-
-def spec_path(name: str | Path) -> Path:
-    """A shipped spec's file (``data/sweeps/NAME.yaml``) or the path given."""
-    p = Path(name)
-    if p.suffix in (".yaml", ".yml") or len(p.parts) > 1:
-        return p
-    return data_path("sweeps", f"{name}.yaml")
-
-
-def spec_names() -> list[str]:
-    """The shipped sweeps (``data/sweeps/*.yaml``)."""
-    return sorted(p.stem for p in data_path("sweeps").glob("*.yaml"))
 
 
 def _try_scenarios(spec: SweepSpec, data: Any, path: Path) -> None:

@@ -22,22 +22,20 @@ import json
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from tdxlib.errors import DataError, TdxlibError
+from tdxlib.errors import TdxlibError
 from tdxlib.files import atomic_write_bytes, atomic_write_text, lock
+from tdxlib.sweeps.paths import MANIFEST, read_manifest
 from tdxlib.sweeps.spec import SweepSpec, value_label
 from tdxlib.sweeps.work import BatchResult, axis_types, row_schema
 
-__all__ = ["MANIFEST", "Store", "SweepResult", "read_manifest", "read_result", "result_spec"]
+__all__ = ["Store", "SweepResult", "read_result", "result_spec"]
 
-#: The manifest's file name in a result folder.
-MANIFEST = "sweep.json"
 _NULL = "__HIVE_DEFAULT_PARTITION__"  # pyarrow's (and Hive's) name of a null partition
 
 
@@ -138,22 +136,6 @@ def _write_table(path: Path, table: pa.Table) -> None:
 # --------------------------------------------------------------------------------------------------
 # Reading
 # --------------------------------------------------------------------------------------------------
-
-
-def read_manifest(out: str | Path) -> dict[str, Any]:
-    """The manifest of a result folder; a DataError naming it when there is none."""
-    path = Path(out) / MANIFEST
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(
-            "not a sweep result (no sweep.json): run `tdxlib sweep SPEC --out DIR`", path
-        ) from None
-    except (OSError, ValueError) as exc:
-        raise DataError(f"unreadable sweep manifest: {exc}", path) from None
-    if not isinstance(data, dict) or "spec" not in data:
-        raise DataError("not a sweep manifest (no 'spec')", path)
-    return data
 
 
 def result_spec(out: str | Path) -> SweepSpec:

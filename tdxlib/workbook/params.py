@@ -16,8 +16,10 @@ from typing import Annotated, Any, ClassVar, Literal, Self
 from pydantic import Field, model_validator
 
 from tdxlib.argument.claims.support import HOTPLUG_KERNEL, POLLING_KERNEL
-from tdxlib.errors import ValidationError
+from tdxlib.data import load_yaml
+from tdxlib.errors import TdxlibError, ValidationError
 from tdxlib.kernel.profile import DEFAULT_KERNEL, kernel_names
+from tdxlib.sweeps.paths import read_manifest, spec_path
 from tdxlib.tdx.guest import DEFAULT_LAYOUT
 from tdxlib.tdx.strategies import STRATEGY_NAMES, make_strategy
 from tdxlib.tdx.vmm import profile_names
@@ -419,6 +421,31 @@ class RegionsParams(NotebookParams):
     flip_claim: SweptClaim = param("system-vector-wasteful", "the claim whose flip boundary is traced")
     along: Str = param("device_irqs", "the axis along which it flips")
     by: Str = param("cpus", "one boundary per value of this axis")
+
+    def _spec_data(self) -> dict[str, Any]:
+        """The sweep's spec as plain data: the result folder's manifest, or the spec file read (the
+        light readers only: a report names the kernel of every run on every build)."""
+        data = read_manifest(self.result)["spec"] if self.result else load_yaml(spec_path(self.spec))
+        return data if isinstance(data, dict) else {}
+
+    def kernel_name(self) -> str | None:
+        """The sweep's guest kernel profile (its ``base``, else the default); None when the kernel is an
+        axis or the spec cannot be read (the notebook then says why)."""
+        try:
+            spec = self._spec_data()
+        except (TdxlibError, OSError):
+            return None
+        if "kernel" in (spec.get("axes") or {}):
+            return None
+        return str((spec.get("base") or {}).get("kernel", DEFAULT_KERNEL))
+
+    def kernel_overrides(self) -> dict[str, Any]:
+        """The kernel facts the sweep's ``base`` replaces (layout, HZ, msleep's extra jiffy)."""
+        try:
+            base = self._spec_data().get("base") or {}
+        except (TdxlibError, OSError):
+            return {}
+        return {k: base[k] for k in ("layout", "hz", "extra_jiffy") if k in base}
 
     @property
     def pins(self) -> dict[str, str]:

@@ -77,7 +77,8 @@ def test_ctrl_c_exits_130_and_the_same_command_goes_on(tmp_path: Path) -> None:
     spec = tmp_path / "slow.yaml"
     spec.write_text(
         "name: slow\nseeds: 4\nbatch: 1\n"
-        "base: {workload: open, quotes: 60, cpus: 8, hotplug_every_s: 1.0}\n"
+        "base: {kernel: linux-6.12, layout: linux-5.19-tdx-v8, workload: open, quotes: 60, cpus: 8,"
+        " hotplug_every_s: 1.0}\n"
         "axes:\n"
         "  strategy: [system-vector, caller-vcpu, polling]\n"
         "  device_irqs: {per_cpu: [0, 100, 160, 180, 190, 195]}\n",

@@ -49,9 +49,9 @@ def test_the_index_and_the_markdown_show_the_column() -> None:
     assert "<a href='07_how_far.html'>75% (55–88%) of 24 cells</a>" in page
     assert "<span class='meta'>not swept</span>" in page
     md = summary_markdown(summary)
-    assert "| claim | verdict | holds in | author | claim | runs |" in md
-    assert "| notify-works | **holds** | 75% (55–88%) of 24 cells | A |" in md
-    assert "| config-gated | **fails** |  | B |" in md
+    assert "| claim | verdict | holds in | depends on | author | runs |" in md
+    assert "| notify-works | **holds** | 75% (55–88%) of 24 cells |  | A |" in md
+    assert "| config-gated | **fails** |  |  | B |" in md
 
 
 def test_without_a_sweep_every_claim_is_not_swept() -> None:

@@ -9,7 +9,8 @@ import pytest
 
 from tdxlib.errors import DataError, ValidationError
 from tdxlib.sim import Scenario
-from tdxlib.sweeps.spec import DEFAULT_METRICS, METRIC_NAMES, SweepSpec, load_spec, spec_names, value_label
+from tdxlib.sweeps.paths import spec_names
+from tdxlib.sweeps.spec import DEFAULT_METRICS, METRIC_NAMES, SweepSpec, load_spec, value_label
 from tdxlib.tdx.strategies import CallerVcpu, Polling
 
 GOOD = """\

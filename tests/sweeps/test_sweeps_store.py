@@ -13,7 +13,8 @@ import pytest
 from sweep_helpers import cut, results, run_here, small_spec
 
 from tdxlib.errors import DataError, TdxlibError
-from tdxlib.sweeps.store import MANIFEST, Store, read_manifest, read_result
+from tdxlib.sweeps.paths import MANIFEST, read_manifest
+from tdxlib.sweeps.store import Store, read_result
 from tdxlib.sweeps.work import BatchResult, claim_column, row_schema, run_batch
 
 
