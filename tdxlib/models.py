@@ -211,12 +211,18 @@ def _location(model: Any, err: Mapping[str, Any]) -> list[str | int]:
 # --------------------------------------------------------------------------------------------------
 
 
+#: pydantic's error types for a field that is not in the model, and for one that is required (models
+#: and dataclasses name them differently).
+_UNKNOWN = frozenset({"extra_forbidden", "unexpected_keyword_argument"})
+_MISSING = frozenset({"missing", "missing_argument", "missing_keyword_only_argument"})
+
+
 def _message(model: Any, err: Mapping[str, Any], loc: Loc) -> str:
     kind = err.get("type", "")
-    if kind == "extra_forbidden":
+    if kind in _UNKNOWN:
         allowed = _allowed_fields(model, loc[:-1])
         return "unknown field" + (f"; expected one of {', '.join(allowed)}" if allowed else "")
-    if kind == "missing":
+    if kind in _MISSING:
         return "missing (required)"
     cause = _cause(err)
     if cause is not None:
@@ -304,6 +310,7 @@ _ALLOWED = {
     "model_type": "a mapping of fields",
     "dataclass_type": "a mapping of fields",
     "missing": "a value (it is required)",
+    "missing_argument": "a value (it is required)",
     "greater_than_equal": "a value >= {ge}",
     "greater_than": "a value > {gt}",
     "less_than_equal": "a value <= {le}",
@@ -350,11 +357,11 @@ def _numeric_field(info: Any) -> str | None:
 
 def _allowed(model: Any, err: Mapping[str, Any], loc: Loc) -> str:
     kind = err["type"]
-    if kind == "extra_forbidden":
+    if kind in _UNKNOWN:
         return "one of " + ", ".join(_allowed_fields(model, loc[:-1]) or ())
     if kind in ("tdxlib_choice", "tdxlib_field"):
         return str(err["msg"])
-    if len(loc) == 1 and kind != "missing" and str(loc[0]) in _fields(model):
+    if len(loc) == 1 and kind not in _MISSING and str(loc[0]) in _fields(model):
         text = _numeric_field(_fields(model)[str(loc[0])])
         if text is not None:
             return text
@@ -372,7 +379,7 @@ def argument_error(model: Any, exc: pydantic.ValidationError) -> ValidationError
     if cause is not None:
         return cause
     loc = _location(model, err)
-    value = "(missing)" if err["type"] == "missing" else err.get("input")
+    value = "(missing)" if err["type"] in _MISSING else err.get("input")
     return ValidationError(field_path(loc), value, _allowed(model, err, loc))
 
 
