@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import json
-import operator
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Annotated, Any, TypeVar
 
 import annotated_types
 import pydantic
-from pydantic import AllowInfNan, BeforeValidator, Strict, StringConstraints
+from pydantic import AllowInfNan, Strict, StringConstraints
 from pydantic_core import PydanticCustomError, core_schema
 
 from tdxlib.data import load_yaml
@@ -32,6 +31,7 @@ __all__ = [
     "AnyOf",
     "ApiModel",
     "Bool",
+    "Choices",
     "Float",
     "Int",
     "Model",
@@ -60,23 +60,12 @@ Loc = Sequence[str | int]
 
 
 # --------------------------------------------------------------------------------------------------
-# Field types: strict (a YAML "8" is not an int, "no" is not false), numpy integers taken as ints
+# Field types: strict (a YAML "8" is not an int, "no" is not false; numpy scalars given in Python are
+# taken as the Python values they hold, see _python)
 # --------------------------------------------------------------------------------------------------
 
 
-def _index(value: Any) -> Any:
-    """A numpy integer (anything with ``__index__`` but a bool) as an int; everything else unchanged."""
-    if type(value) is int or isinstance(value, (bool, float, str, bytes)):
-        return value
-    if getattr(type(value), "__index__", None) is None:
-        return value
-    try:
-        return operator.index(value)
-    except TypeError:
-        return value
-
-
-Int = Annotated[int, Strict(), BeforeValidator(_index)]
+Int = Annotated[int, Strict()]
 Float = Annotated[float, Strict(), AllowInfNan(False)]  # an int is a number; nan and inf are not
 Bool = Annotated[bool, Strict()]
 Str = Annotated[str, Strict()]
@@ -99,6 +88,30 @@ class AnyOf:
             union["custom_error_type"] = "tdxlib_choice"
             union["custom_error_message"] = self.message
         return schema
+
+
+class Choices:
+    """Annotate a strict scalar (``Int``, ``Str``) so only ``values`` are allowed: unlike a ``Literal``,
+    ``250.0`` or ``"250"`` is not taken for ``250``. The JSON Schema lists them as an ``enum``."""
+
+    def __init__(self, values: Sequence[Any], note: str = "") -> None:
+        self.values = tuple(values)
+        self.message = "one of " + ", ".join(repr(v) for v in self.values) + (f" ({note})" if note else "")
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: pydantic.GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(self._check, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: pydantic.GetJsonSchemaHandler
+    ) -> dict[str, Any]:
+        return {**handler(schema), "enum": list(self.values)}
+
+    def _check(self, value: Any) -> Any:
+        if value not in self.values:
+            raise PydanticCustomError("tdxlib_choice", self.message)
+        return value
 
 
 def field_error(message: str, *subloc: str | int) -> PydanticCustomError:
@@ -217,6 +230,16 @@ _UNKNOWN = frozenset({"extra_forbidden", "unexpected_keyword_argument"})
 _MISSING = frozenset({"missing", "missing_argument", "missing_keyword_only_argument"})
 
 
+#: pydantic messages that speak Python where a YAML file has lists and mappings.
+_SAID = {
+    "tuple_type": "Input should be a list",
+    "set_type": "Input should be a list",
+    "dict_type": "Input should be a mapping",
+    "dataclass_type": "Input should be a mapping of fields",
+    "model_type": "Input should be a mapping of fields",
+}
+
+
 def _message(model: Any, err: Mapping[str, Any], loc: Loc) -> str:
     kind = err.get("type", "")
     if kind in _UNKNOWN:
@@ -224,12 +247,14 @@ def _message(model: Any, err: Mapping[str, Any], loc: Loc) -> str:
         return "unknown field" + (f"; expected one of {', '.join(allowed)}" if allowed else "")
     if kind in _MISSING:
         return "missing (required)"
+    if kind == "tdxlib_choice":
+        return f"expected {err.get('msg')}, got {_shown(err.get('input'))}"
     cause = _cause(err)
     if cause is not None:
         if loc and loc[-1] == cause.what:
             return f"{_shown(cause.value)} is not allowed; expected {cause.allowed}"
         return str(cause)
-    msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+    msg = _SAID.get(kind) or str(err.get("msg", "invalid")).removeprefix("Value error, ")
     if kind == "tdxlib_field" or kind.startswith("unknown_") or "input" not in err:
         return msg
     return f"{msg}, got {_shown(err.get('input'))}"
@@ -331,7 +356,7 @@ _BOUNDS = (
 )
 
 
-def _numeric_field(info: Any) -> str | None:
+def _field_allowed(info: Any) -> str | None:
     """``an integer in 1..8192``, ``a finite number > 0 or None``: what a numeric field allows."""
     annotation, metadata, optional = info.annotation, list(info.metadata), False
     while True:
@@ -342,6 +367,9 @@ def _numeric_field(info: Any) -> str | None:
             annotation, optional = next(a for a in typing.get_args(annotation) if a is not type(None)), True
         else:
             break
+    choices = next((m for m in metadata if isinstance(m, Choices)), None)
+    if choices is not None:
+        return choices.message
     kind = _KINDS.get(annotation)
     if kind is None:
         return None
@@ -362,7 +390,7 @@ def _allowed(model: Any, err: Mapping[str, Any], loc: Loc) -> str:
     if kind in ("tdxlib_choice", "tdxlib_field"):
         return str(err["msg"])
     if len(loc) == 1 and kind not in _MISSING and str(loc[0]) in _fields(model):
-        text = _numeric_field(_fields(model)[str(loc[0])])
+        text = _field_allowed(_fields(model)[str(loc[0])])
         if text is not None:
             return text
     template = _ALLOWED.get(kind)
@@ -383,9 +411,28 @@ def argument_error(model: Any, exc: pydantic.ValidationError) -> ValidationError
     return ValidationError(field_path(loc), value, _allowed(model, err, loc))
 
 
+def _python(value: Any) -> Any:
+    """A numpy scalar as the Python value it holds (``np.int64(4)`` -> ``4``), a 1-d array or a list or
+    tuple of numpy scalars as a list or tuple of Python values; everything else unchanged. Arguments
+    given in Python are passed through this, so the strict field types need no numpy case."""
+    kind = type(value)
+    if kind.__module__ == "numpy":
+        ndim = getattr(value, "ndim", None)
+        return value.tolist() if ndim in (0, 1) else value
+    if (kind is tuple or kind is list) and any(type(v).__module__ == "numpy" for v in value):
+        return kind(_python(v) for v in value)
+    return value
+
+
+def _pythons(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _python(v) for k, v in values.items()}
+
+
 def build(model: type[M], data: Any) -> M:
     """``model`` from a mapping of Python values; raises ValidationError (see :func:`argument_error`)."""
     try:
+        if isinstance(data, Mapping):
+            data = _pythons(data)
         return model.__pydantic_validator__.validate_python(data)  # type: ignore[attr-defined]
     except pydantic.ValidationError as exc:
         raise argument_error(model, exc) from None
@@ -397,7 +444,7 @@ class ApiModel(Model):
 
     def __init__(self, /, **values: Any) -> None:
         try:
-            super().__init__(**values)
+            super().__init__(**_pythons(values))
         except pydantic.ValidationError as exc:
             raise argument_error(type(self), exc) from None
 
@@ -416,7 +463,7 @@ def api_dataclass(cls: C) -> C:
     @functools.wraps(init)
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
         try:
-            init(self, *args, **kwargs)
+            init(self, *(_python(a) for a in args), **_pythons(kwargs))
         except pydantic.ValidationError as exc:
             raise argument_error(cls, exc) from None
 
