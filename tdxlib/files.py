@@ -15,7 +15,16 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "lock", "replace_dir", "temp_dir_beside"]
+from tdxlib.errors import DataError
+
+__all__ = [
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "lock",
+    "replace_dir",
+    "temp_dir_beside",
+    "write_requested",
+]
 
 
 def _umask() -> int:
@@ -50,6 +59,19 @@ def atomic_write_text(path: Path, text: str) -> bool:
         pass
     atomic_write_bytes(path, text.encode("utf-8"))
     return True
+
+
+def write_requested(path: Path, text: str, *, force: bool, what: str = "file") -> None:
+    """Write ``text`` to a file the user named (``--out FILE``): atomically, never over a directory, and
+    over an existing file only with ``force``; each refusal a DataError naming the path."""
+    path = Path(path)
+    if path.is_dir():
+        raise DataError(f"is a directory; give the name of the {what} to write", path)
+    if path.parent.exists() and not path.parent.is_dir():
+        raise DataError(f"{path.parent} is not a directory", path)
+    if (path.exists() or path.is_symlink()) and not force:
+        raise DataError(f"exists; not overwritten (use --force to replace the {what})", path)
+    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def temp_dir_beside(target: Path) -> Path:

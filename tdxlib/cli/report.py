@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tdxlib.cli import options
+
 
 def register(subparsers: Any) -> None:
     """Add the ``report`` sub-command to the tdxlib CLI."""
@@ -31,7 +33,12 @@ def register(subparsers: Any) -> None:
         help="run only these notebooks or runs (name, run name or glob; repeat or comma-separate)",
     )
     p.add_argument(
-        "--jobs", "-j", type=int, default=None, metavar="N", help="kernels in parallel (default: cores)"
+        "--jobs",
+        "-j",
+        type=options.jobs,
+        default=None,
+        metavar="N",
+        help="kernels in parallel (default: cores)",
     )
     p.add_argument(
         "--list", action="store_true", help="list the runs and whether they are cached; run nothing"
@@ -47,7 +54,9 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--update-golden", action="store_true", help="after building, rewrite reports/summary.golden.json"
     )
-    p.add_argument("--timeout", type=float, metavar="S", help="per-cell timeout in seconds (default: config)")
+    p.add_argument(
+        "--timeout", type=options.positive, metavar="S", help="per-cell timeout in seconds (default: config)"
+    )
     p.add_argument("--config", metavar="PATH", help="reports config (default: notebooks/reports.yaml)")
     p.add_argument("--golden", metavar="PATH", help="golden summary (default: reports/summary.golden.json)")
     p.add_argument("--reduced", action="store_true", help="run the reduced parameter sets (quick, for tests)")

@@ -108,7 +108,9 @@ def test_schema_check(capsys, tmp_path):
     stale = tmp_path / "schema.json"
     stale.write_text("{}\n", encoding="utf-8")
     assert run_cli(capsys, "schema", "--check", str(stale))[0] == 1
-    assert run_cli(capsys, "schema", "--out", str(stale))[0] == 0
+    code, _, err = run_cli(capsys, "schema", "--out", str(stale))  # issue 15: it overwrote the file
+    assert code == 1 and "--force" in err and stale.read_text(encoding="utf-8") == "{}\n"
+    assert run_cli(capsys, "schema", "--out", str(stale), "--force")[0] == 0
     assert run_cli(capsys, "schema", "--check", str(stale))[0] == 0
 
 

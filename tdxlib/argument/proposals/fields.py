@@ -17,6 +17,7 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError
 
 from tdxlib.argument.proposals import catalog
+from tdxlib.models import field_error
 
 __all__ = [
     "CONFIG",
@@ -67,11 +68,6 @@ GetQuoteChecks = Literal["qemu", "spec", "shared-bit", "none"]
 
 #: How a TDVMCALL added by a proposal is named (CamelCase, like the GHCI's).
 NEW_NAME = re.compile(r"^[A-Z][A-Za-z0-9]*$")
-
-
-def field_error(message: str, *subloc: str | int) -> PydanticCustomError:
-    """A validation error whose location continues with ``subloc`` below the model raising it."""
-    return PydanticCustomError("tdxlib_field", "{message}", {"message": message, "subloc": list(subloc)})
 
 
 def one_of(values: tuple[str, ...]) -> str:

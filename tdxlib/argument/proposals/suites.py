@@ -17,10 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from tdxlib.argument.proposals import catalog
 from tdxlib.argument.proposals.behaviour import StrategyParams
 from tdxlib.argument.proposals.fields import ProfileName, field_error
-from tdxlib.argument.proposals.load import pydantic_errors
 from tdxlib.cache import memo, stat_key
 from tdxlib.data import load_yaml
 from tdxlib.errors import DataError, TdxlibError, ValidationError
+from tdxlib.models import errors_of
 from tdxlib.sim import Scenario
 
 __all__ = ["Suite", "SuiteScenario", "SuiteVmm", "load_suites", "suite", "suite_names"]
@@ -125,7 +125,7 @@ def _suites_in(stat: tuple[tuple[str, int, int], ...]) -> dict[str, Suite]:
         try:
             out[str(name)] = Suite.model_validate(data)
         except pydantic.ValidationError as exc:
-            first = pydantic_errors(exc, data, path)[0]
+            first = errors_of(Suite, exc, data, path)[0]
             detail = first.message[len(f"{first.field}: ") :]
             raise DataError(f"suites.{name}.{first.field}: {detail}", path, first.line) from None
     return out
