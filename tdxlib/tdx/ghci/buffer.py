@@ -10,13 +10,14 @@ import struct
 from dataclasses import field
 from typing import Annotated
 
-from pydantic import BeforeValidator, ConfigDict, Field, Strict
+from pydantic import BeforeValidator, ConfigDict, Strict
 from pydantic.dataclasses import dataclass
 
 from tdxlib.cache import memo
 from tdxlib.errors import DataError, ValidationError
-from tdxlib.models import Int, api_dataclass
-from tdxlib.tdx.ghci.facts import U32_MAX, U64_MAX, check_register, constants, current_facts
+from tdxlib.models import api_dataclass
+from tdxlib.tdx.ghci.factfiles import U32, U64
+from tdxlib.tdx.ghci.facts import check_register, constants, current_facts
 
 #: The header fields the code reads and writes, in the kernel's order.
 HEADER_FIELDS = ("version", "status", "in_len", "out_len")
@@ -47,8 +48,6 @@ def _bytes_like(value: object) -> object:
     return bytes(value) if isinstance(value, (bytearray, memoryview)) else value
 
 
-U64 = Annotated[Int, Field(ge=0, le=U64_MAX)]
-U32 = Annotated[Int, Field(ge=0, le=U32_MAX)]
 Bytes = Annotated[bytes, Strict(), BeforeValidator(_bytes_like)]
 
 
