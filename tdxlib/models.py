@@ -11,8 +11,10 @@ what is allowed. :func:`json_schema` is what ``tdxlib schema KIND`` prints and e
 
 from __future__ import annotations
 
+import datetime
 import functools
 import json
+import re
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -20,7 +22,7 @@ from typing import Annotated, Any, TypeVar
 
 import annotated_types
 import pydantic
-from pydantic import AllowInfNan, Strict, StringConstraints
+from pydantic import AllowInfNan, BeforeValidator, Strict, StringConstraints
 from pydantic_core import PydanticCustomError, core_schema
 
 from tdxlib.data import load_yaml
@@ -32,9 +34,11 @@ __all__ = [
     "ApiModel",
     "Bool",
     "Choices",
+    "Date",
     "Float",
     "Int",
     "Model",
+    "Pattern",
     "Str",
     "Text",
     "api_dataclass",
@@ -72,6 +76,21 @@ Str = Annotated[str, Strict()]
 Text = Annotated[str, Strict(), StringConstraints(strip_whitespace=True, min_length=1)]
 
 
+def _date(value: Any) -> Any:
+    """A date: a YAML date or an ISO ``YYYY-MM-DD`` string; never a timestamp, a number or a datetime."""
+    if isinstance(value, str):
+        try:
+            return datetime.date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    elif type(value) is datetime.date:
+        return value
+    raise PydanticCustomError("date_type", "not a date (YYYY-MM-DD)")
+
+
+Date = Annotated[datetime.date, Strict(), BeforeValidator(_date)]
+
+
 class AnyOf:
     """Annotate a union so a bad value is one error saying what is allowed (``message``), not one error
     per member of the union with pydantic's internal names in its location."""
@@ -88,6 +107,30 @@ class AnyOf:
             union["custom_error_type"] = "tdxlib_choice"
             union["custom_error_message"] = self.message
         return schema
+
+
+class Pattern:
+    """Annotate a ``Str`` so it must match ``regex``; the error says what that means (``description``)
+    instead of printing the regular expression. The JSON Schema carries the pattern."""
+
+    def __init__(self, regex: str, description: str) -> None:
+        self.regex = re.compile(regex)
+        self.description = description
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: pydantic.GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(self._check, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: pydantic.GetJsonSchemaHandler
+    ) -> dict[str, Any]:
+        return {**handler(schema), "pattern": self.regex.pattern, "description": self.description}
+
+    def _check(self, value: Any) -> Any:
+        if not self.regex.fullmatch(value):
+            raise PydanticCustomError("tdxlib_choice", self.description)
+        return value
 
 
 class Choices:
@@ -346,6 +389,7 @@ _ALLOWED = {
     "too_short": "at least {min_length} item(s)",
     "too_long": "at most {max_length} items",
     "string_pattern_mismatch": "a string matching {pattern}",
+    "date_type": "a date (YYYY-MM-DD)",
 }
 _KINDS = {int: "an integer", float: "a finite number"}
 _BOUNDS = (

@@ -23,7 +23,7 @@ from pydantic.dataclasses import dataclass
 from tdxlib.cache import glob_key, memo, stat_key
 from tdxlib.data import data_path, load_yaml
 from tdxlib.errors import DataError, ValidationError
-from tdxlib.models import Bool, Float, Int, Str, api_dataclass, validate
+from tdxlib.models import Bool, Float, Int, Pattern, Str, api_dataclass, validate
 from tdxlib.tdx.ghci.calls import GetQuoteChecks
 
 LatencyKind = Literal["fixed", "uniform", "lognormal", "exponential"]
@@ -145,7 +145,9 @@ class VmmProfile:
     profile file only states them when it differs from a plain, injecting, QEMU-checking VMM.
     """
 
-    name: Annotated[Str, Field(pattern=r"^[a-z0-9][a-z0-9.\-]*$", description="the file stem")]
+    name: Annotated[
+        Str, Pattern(r"[a-z0-9][a-z0-9.\-]*", "lower-case letters, digits, '.', '-' (a file stem)")
+    ]
     title: Str
     source: Str
     validates_vector: Bool
