@@ -251,7 +251,7 @@ def _cause(err: Mapping[str, Any]) -> ValidationError | None:
 def _location(model: Any, err: Mapping[str, Any]) -> list[str | int]:
     """The error's location; a rule between fields that raised ValidationError points at its field."""
     ctx = err.get("ctx") or {}
-    loc = [*err["loc"], *ctx.get("subloc", [])]
+    loc = [part for part in (*err["loc"], *ctx.get("subloc", [])) if part != "[key]"]  # a bad key: its path
     names = list(_fields(model))
     if loc and isinstance(loc[0], int) and not isinstance(model, type(pydantic.BaseModel)) and names:
         loc[0] = names[loc[0]] if loc[0] < len(names) else loc[0]  # a dataclass's positional argument
