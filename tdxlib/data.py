@@ -11,6 +11,7 @@ a traceback or a machine out of memory.
 
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -153,9 +154,7 @@ def load_yaml_text(text: str, path: object = "<string>") -> Any:
     """Parse YAML text safely; every error (syntax, size, expansion, a value YAML cannot build) is a
     DataError naming ``path`` and the line."""
     if len(text) > MAX_YAML_BYTES:
-        raise DataError(
-            f"is larger than {MAX_YAML_BYTES // (1024 * 1024)} MiB, the limit for a YAML file", path
-        )
+        raise DataError(f"is larger than {_mib(MAX_YAML_BYTES)}, the limit for a YAML file", path)
     try:
         return yaml.load(text, Loader=_LineLoader)  # _LineLoader is a SafeLoader
     except DataError as exc:
@@ -170,9 +169,13 @@ def load_yaml_text(text: str, path: object = "<string>") -> Any:
         raise DataError("the document is nested too deeply", path) from None
 
 
-def read_text(path: str | Path, *, limit: int = MAX_YAML_BYTES, what: str = "file") -> str:
-    """A text file tdxlib reads: at most ``limit`` bytes, UTF-8; every failure a DataError naming the
-    file (missing, a directory, unreadable, too large, not UTF-8 with the line of the first bad byte)."""
+def _mib(limit: int) -> str:
+    return f"{limit / (1024 * 1024):g} MiB"
+
+
+def read_bytes(path: str | Path, *, limit: int = MAX_YAML_BYTES, what: str = "file") -> bytes:
+    """A file tdxlib reads: at most ``limit`` bytes; every failure a DataError naming the file (missing,
+    a directory, unreadable, too large). Never reads more than ``limit + 1`` bytes (``/dev/zero``)."""
     p = Path(path)
     try:
         with p.open("rb") as f:
@@ -184,14 +187,40 @@ def read_text(path: str | Path, *, limit: int = MAX_YAML_BYTES, what: str = "fil
     except OSError as exc:
         raise DataError(f"cannot read the {what}: {exc.strerror or exc}", p) from None
     if len(raw) > limit:
-        raise DataError(
-            f"is larger than {limit // (1024 * 1024)} MiB, the limit for a {what} tdxlib reads", p
-        )
+        raise DataError(f"is larger than {_mib(limit)}, the limit for a {what} tdxlib reads", p)
+    return raw
+
+
+def decode(raw: bytes, path: object, what: str = "file") -> str:
+    """``raw`` as UTF-8 text; otherwise a DataError naming the file and the line of the first bad byte."""
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
-        raise DataError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", p, line) from None
+        raise DataError(
+            f"not UTF-8 text ({exc.reason} at byte {exc.start}): not a {what}", path, line
+        ) from None
+
+
+def read_text(path: str | Path, *, limit: int = MAX_YAML_BYTES, what: str = "file") -> str:
+    """A text file tdxlib reads: at most ``limit`` bytes, UTF-8; every failure a DataError naming the
+    file (missing, a directory, unreadable, too large, not UTF-8 with the line of the first bad byte)."""
+    return decode(read_bytes(path, limit=limit, what=what), Path(path), what)
+
+
+def gunzip(raw: bytes, path: object, *, limit: int, what: str = "file") -> bytes:
+    """Decompress gzip data of a file, stopping at ``limit`` bytes (a gzip bomb is a DataError, not a
+    machine out of memory); corrupt or truncated data is a DataError naming the file."""
+    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = d.decompress(raw, limit + 1)
+    except zlib.error as exc:
+        raise DataError(f"not gzip data ({exc}): not a {what}", path) from None
+    if len(out) > limit:
+        raise DataError(f"decompresses to more than {_mib(limit)}, the limit for a {what}", path)
+    if not d.eof:
+        raise DataError(f"truncated gzip data: not a whole {what}", path)
+    return out
 
 
 def load_yaml(path: str | Path) -> Any:

@@ -47,7 +47,8 @@ from pydantic import Field, model_validator
 
 from tdxlib.errors import MatrixError, MatrixMisuse, ValidationError
 from tdxlib.kernel.limits import NR_CPUS_MAX, NR_VECTORS
-from tdxlib.models import ApiModel, Int
+from tdxlib.models import ApiModel
+from tdxlib.values import Int
 
 __all__ = [
     "UINT_MAX",

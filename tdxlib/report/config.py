@@ -30,8 +30,9 @@ from pydantic import Field, JsonValue
 
 from tdxlib.data import load_yaml, read_text
 from tdxlib.errors import DataError, ReportError
-from tdxlib.models import Float, Model, Pattern, Str, line_for, validate
+from tdxlib.models import Model, line_for, validate
 from tdxlib.report.params import ModelParameters, ParameterError, ParametersCell, notebook_parameters
+from tdxlib.values import Float, Pattern, Str
 
 #: The parameter the pipeline sets on every run (headless): notebooks declare ``interactive: bool``.
 INTERACTIVE = "interactive"

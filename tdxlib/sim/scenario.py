@@ -29,9 +29,10 @@ from tdxlib.data import load_yaml
 from tdxlib.errors import ValidationError
 from tdxlib.kernel.jiffies import COMMON_HZ
 from tdxlib.kernel.limits import APIC_ID_MAX, NR_CPUS_MAX, NR_VECTORS
-from tdxlib.models import AnyOf, ApiModel, Bool, Choices, Float, Int, Str, build, validate
+from tdxlib.models import ApiModel, build, validate
 from tdxlib.tdx.strategies import STRATEGY_NAMES, NotifyStrategy, SystemVector, make_strategy
 from tdxlib.tdx.vmm import VmmProfile, is_shipped, load_profile, profile_names
+from tdxlib.values import AnyOf, Bool, Choices, Float, Int, Str
 
 __all__ = ["DEFAULT_QUOTES", "Hotplug", "Scenario", "load_scenario"]
 

@@ -123,7 +123,7 @@ def test_an_edited_layout_file_is_read_again(tmp_path: Path) -> None:
         (
             "{name: ERROR_APIC_VECTOR, value: 0xfe,",
             "{name: SPURIOUS_APIC_VECTOR, value: 0xfe,",
-            "duplicate name 'SPURIOUS_APIC_VECTOR' (first on line 133)",
+            "duplicate name 'SPURIOUS_APIC_VECTOR' (first on line 134)",  # the schema line (issue 15)
         ),
         (
             "{name: IA32_SYSCALL_VECTOR, value: 0x80, role: syscall,",

@@ -23,8 +23,9 @@ from tdxlib.argument.verdicts import CLAIM_VERDICTS
 from tdxlib.cache import memo, shared, stat_key
 from tdxlib.data import data_path, load_yaml
 from tdxlib.errors import DataError, ValidationError
-from tdxlib.models import Date, Model, Pattern, Str, Text, line_for, validate
+from tdxlib.models import Model, line_for, validate
 from tdxlib.tdx.vmm import VmmProfile
+from tdxlib.values import Date, Pattern, Str, Text
 
 __all__ = [
     "CLAIM_FIELDS",

@@ -15,9 +15,9 @@ from pydantic import AfterValidator, ConfigDict, Field, GetJsonSchemaHandler, St
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError
 
-from tdxlib import models
+from tdxlib import values
 from tdxlib.argument.proposals import catalog
-from tdxlib.models import field_error
+from tdxlib.values import field_error
 
 __all__ = [
     "CONFIG",
@@ -49,7 +49,7 @@ __all__ = [
 CONFIG = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 Text = Annotated[str, StringConstraints(min_length=1)]
-Date = Annotated[models.Date, Field(description="ISO date, e.g. 2022-06-20")]
+Date = Annotated[values.Date, Field(description="ISO date, e.g. 2022-06-20")]
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=64)]
 Vector = Annotated[
     int, Field(ge=32, le=255, description="an interrupt vector, 32..255 (0..31 are exceptions)")

@@ -23,7 +23,8 @@ from tdxlib.cache import memo, stat_key
 from tdxlib.data import load_yaml
 from tdxlib.errors import DataError, ValidationError
 from tdxlib.kernel.vectors.kconfig import _ALWAYS, NAME_RE, _Cond, _parse_condition
-from tdxlib.models import AnyOf, Bool, Int, Model, Str, Text, line_for, validate
+from tdxlib.models import Model, line_for, validate
+from tdxlib.values import AnyOf, Bool, Int, Str, Text
 
 __all__ = ["LayoutFile", "Switch", "read_spec"]
 

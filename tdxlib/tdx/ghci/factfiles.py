@@ -11,7 +11,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from tdxlib.models import Int, Model, Str, Text
+from tdxlib.models import Model
+from tdxlib.values import Int, Str, Text
 
 __all__ = ["U32", "U32_MAX", "U64", "U64_MAX", "GetQuoteFile", "LeavesFile", "SourcesFile", "StatusFile"]
 

@@ -23,8 +23,9 @@ from pydantic.dataclasses import dataclass
 from tdxlib.cache import glob_key, memo, stat_key
 from tdxlib.data import data_path, load_yaml
 from tdxlib.errors import DataError, ValidationError
-from tdxlib.models import Bool, Float, Int, Pattern, Str, api_dataclass, validate
+from tdxlib.models import api_dataclass, validate
 from tdxlib.tdx.ghci.calls import GetQuoteChecks
+from tdxlib.values import Bool, Float, Int, Pattern, Str
 
 LatencyKind = Literal["fixed", "uniform", "lognormal", "exponential"]
 Inject = Literal["must", "can", "never"]
