@@ -74,7 +74,7 @@ def write_requested(path: Path, text: str, *, force: bool, what: str = "file") -
     if path.is_dir():
         raise DataError(f"is a directory; give the name of the {what} to write", path)
     if path.parent.exists() and not path.parent.is_dir():
-        raise DataError(f"{path.parent} is not a directory", path)
+        raise DataError(f"is not a directory: cannot hold {path.name}", path.parent)
     if (path.exists() or path.is_symlink()) and not force:
         raise DataError(f"exists; not overwritten (use --force to replace the {what})", path)
     atomic_write_bytes(path, text.encode("utf-8"))
