@@ -163,10 +163,18 @@ def load_yaml_text(text: str, path: object = "<string>") -> Any:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
         raise DataError(f"YAML syntax error: {exc.problem or exc}", path, line) from None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow: its line, one line
+        line = text.count("\n", 0, exc.position) + 1
+        char = f"#x{exc.character:04x}" if isinstance(exc.character, int) else repr(exc.character)
+        reason = f"unacceptable character {char}: {exc.reason}"
+        raise DataError(f"YAML error: {reason}", path, line) from None
     except yaml.YAMLError as exc:
-        raise DataError(f"YAML error: {exc}", path) from None
+        raise DataError(f"YAML error: {str(exc).splitlines()[0]}", path) from None
     except RecursionError:
         raise DataError("the document is nested too deeply", path) from None
+    except UnicodeEncodeError as exc:  # a lone surrogate in a str (never in a file read as UTF-8)
+        line = text.count("\n", 0, exc.start) + 1
+        raise DataError(f"not valid text ({exc.reason} at character {exc.start})", path, line) from None
 
 
 def _mib(limit: int) -> str:
@@ -186,6 +194,8 @@ def read_bytes(path: str | Path, *, limit: int = MAX_YAML_BYTES, what: str = "fi
         raise DataError(f"is a directory, not a {what}", p) from None
     except OSError as exc:
         raise DataError(f"cannot read the {what}: {exc.strerror or exc}", p) from None
+    except ValueError:  # a NUL in the name: no file can have it
+        raise DataError(f"is not a valid name for a {what}", repr(str(p))) from None
     if len(raw) > limit:
         raise DataError(f"is larger than {_mib(limit)}, the limit for a {what} tdxlib reads", p)
     return raw

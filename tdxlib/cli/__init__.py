@@ -42,14 +42,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(text: str) -> str:
+    return text.replace("\r", "\\r").replace("\n", "\\n")
+
+
 def describe(exc: BaseException) -> str:
-    """One line for an error: a tdxlib error as it reads, an OSError as ``path: cause``."""
+    """One line for an error: a tdxlib error as it reads, an OSError as ``path: cause`` (a newline in a
+    path or a value shows as ``\\n``). An error that lists several problems (a report's
+    ParameterError) keeps one line per problem."""
     if isinstance(exc, OSError):
         cause = exc.strerror or str(exc) or type(exc).__name__
         paths = " -> ".join(str(p) for p in (exc.filename, exc.filename2) if p is not None)
-        return f"{paths}: {cause}" if paths else cause
+        return _one_line(f"{paths}: {cause}" if paths else cause)
     text = str(exc) or type(exc).__name__
-    return text if isinstance(exc, TdxlibError) else f"{type(exc).__name__}: {text}"
+    if getattr(exc, "problems", None):
+        return text
+    return _one_line(text if isinstance(exc, TdxlibError) else f"{type(exc).__name__}: {text}")
 
 
 def main(argv: list[str] | None = None) -> int:

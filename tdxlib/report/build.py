@@ -302,8 +302,8 @@ def write_summaries(out: Path, states: Sequence[RunState], root: Path) -> dict[s
 
 def _checked_options(jobs: int | None, timeout: float | None, default_timeout: float) -> tuple[int, float]:
     """``jobs`` (None: one kernel per core) and the per-cell ``timeout`` (None: the config's)."""
-    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
-        raise ValidationError("jobs", jobs, "an integer >= 1, or None for one kernel per core")
+    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or not 1 <= jobs <= 1024):
+        raise ValidationError("jobs", jobs, "an integer in 1..1024, or None for one kernel per core")
     per_cell = default_timeout if timeout is None else timeout
     if isinstance(per_cell, bool) or not isinstance(per_cell, (int, float)) or not 0 < per_cell < math.inf:
         raise ValidationError("timeout", per_cell, "a finite number of seconds > 0")

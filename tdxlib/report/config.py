@@ -102,7 +102,7 @@ class ReportConfig:
         ]
         if unmatched:
             known = ", ".join(r.name for r in runs) or "none"
-            raise ReportError(f"--only {', '.join(unmatched)}: no such run; runs are: {known}")
+            raise ReportError(f"--only {', '.join(map(repr, unmatched))}: no such run; runs are: {known}")
         return chosen
 
 

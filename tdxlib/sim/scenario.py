@@ -38,10 +38,19 @@ __all__ = ["DEFAULT_QUOTES", "Hotplug", "Scenario", "load_scenario"]
 
 #: Quotes per run when neither ``quotes`` nor ``duration_s`` is given.
 DEFAULT_QUOTES = 100
+#: The most quote requests of a run: a day of ten quotes a second is 864,000 (more is no workload).
+MAX_QUOTES = 1_000_000
 #: The most requesters of an open workload (each is a simulated process; more is no workload anyone runs).
 MAX_REQUESTERS = 65536
 #: The most device IRQs or managed queues: more than every vector of the largest machine.
 MAX_DEVICE_IRQS = NR_CPUS_MAX * NR_VECTORS
+#: The shortest period of scheduled CPU hotplug: taking a CPU offline (stop_machine, IRQ migration) and
+#: bringing it back takes the kernel milliseconds; a shorter period is no workload, only a run that
+#: never ends (1 us made 30 million events out of a 30 s run).
+MIN_HOTPLUG_PERIOD_S = 0.01
+#: The most hotplug events a run may schedule: ``min(duration_s, max_time_s) / hotplug_every_s`` (a run
+#: whose quotes hang lasts max_time_s); 200,000 events take the simulator some 20 s.
+MAX_HOTPLUG_EVENTS = 200_000
 
 Seconds = Annotated[Float, Field(ge=0)]
 Ms = Annotated[Float, Field(ge=0)]
@@ -162,13 +171,13 @@ class Scenario(ApiModel):
     workload: Literal["closed", "open"] = "closed"
     rate_per_s: Positive = 1.0
     requesters: Annotated[Int, Field(ge=1, le=MAX_REQUESTERS)] = 1
-    quotes: Annotated[Int, Field(ge=0)] | None = None  # None with no duration_s: 100 quotes
+    quotes: Annotated[Int, Field(ge=0, le=MAX_QUOTES)] | None = None  # None with no duration_s: 100 quotes
     duration_s: Positive | None = None
     guest_work_ms: Ms = 0.1
     think_ms: Ms = 0.0
     backoff_ms: Ms = 1000.0
     hotplug: tuple[Annotated[Hotplug, BeforeValidator(_hotplug_item)], ...] = ()
-    hotplug_every_s: Positive | None = None
+    hotplug_every_s: Annotated[Float, Field(ge=MIN_HOTPLUG_PERIOD_S)] | None = None
     hotplug_cpus: HotplugCpus = "random"
     max_time_s: Positive = 86400.0
     seed: Annotated[Int, Field(ge=0)] = 0
@@ -196,6 +205,11 @@ class Scenario(ApiModel):
             )
         if (self.hotplug or self.hotplug_every_s) and self.cpus < 2:
             raise ValidationError("cpus", self.cpus, ">= 2 for CPU hotplug (the BSP stays online)")
+        every, horizon = self.hotplug_every_s, min(self.duration_s or self.max_time_s, self.max_time_s)
+        if every and horizon / every > MAX_HOTPLUG_EVENTS:
+            shortest = horizon / MAX_HOTPLUG_EVENTS
+            allowed = f">= {shortest:g} for a run of up to {horizon:g} s (<= {MAX_HOTPLUG_EVENTS:,} events)"
+            raise ValidationError("hotplug_every_s", every, allowed)
         return self
 
     def replace(self, **changes: Any) -> Scenario:

@@ -457,3 +457,20 @@ def test_strategy_by_vmm_matrix(name, vmm):
     else:
         p = 7 / 8
         assert abs(m.lost_notifications - n * p) <= 4 * math.sqrt(n * p * (1 - p))
+
+
+@pytest.mark.parametrize(
+    ("params", "what"),
+    [
+        ({"callback_list": "no"}, "callback_list"),  # a true string was taken for True
+        ({"timeout_s": float("nan")}, "timeout_s"),
+        ({"drivers": True}, "drivers"),
+        ({"reregister_delay_ms": "1"}, "reregister_delay_ms"),
+        ({"fallback": {"name": {"k": 1}}}, "strategy"),  # was: TypeError, unhashable (found by fuzzing)
+        ({"fallback": {"name": "polling", 1: 2}}, "fallback"),
+    ],
+)
+def test_parameters_from_a_file_are_typed_not_coerced(params: dict[object, object], what: str) -> None:
+    with pytest.raises(ValidationError) as exc:
+        make_strategy("dynamic", **params)  # type: ignore[arg-type]
+    assert exc.value.what == what
