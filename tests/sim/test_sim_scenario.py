@@ -193,3 +193,19 @@ def test_the_json_schema_describes_the_file_format() -> None:
     assert schema["properties"]["hz"]["enum"] == [100, 250, 300, 1000]
     assert schema["properties"]["cpus"]["maximum"] == 8192
     assert "polling" in str(schema["properties"]["strategy"])
+
+
+def test_hotplug_cannot_outrun_the_kernel() -> None:
+    """Found by fuzzing: ``hotplug_every_s=1e-6`` made a 30 s run of 30 million events (250 s)."""
+    with pytest.raises(ValidationError, match=r"hotplug_every_s = 1e-06 .*>= 0\.01"):
+        Scenario(hotplug_every_s=1e-6)
+    with pytest.raises(ValidationError, match=r"hotplug_every_s = 0\.05 .*200,000 events"):
+        Scenario(duration_s=1e5, hotplug_every_s=0.05)  # a run that may last a day: 1.7 million events
+    with pytest.raises(ValidationError, match=r"hotplug_every_s = 0\.1 .*>= 0\.432"):
+        Scenario(hotplug_every_s=0.1)  # 100 quotes, but if they hang the run lasts max_time_s (a day)
+    assert Scenario(hotplug_every_s=0.01, max_time_s=60).hotplug_every_s == 0.01
+
+
+def test_quotes_are_bounded() -> None:
+    with pytest.raises(ValidationError, match="quotes = 10000000"):
+        Scenario(quotes=10**7)
