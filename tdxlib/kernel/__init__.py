@@ -1,6 +1,7 @@
 """What Linux does, with no TDX in it: the x86 IDT vector space of a kernel version and config
 (:mod:`~tdxlib.kernel.vectors`), the per-CPU vector allocator of ``kernel/irq/matrix.c``
 (:mod:`~tdxlib.kernel.matrix`), how ``msleep_interruptible`` sleeps in jiffies
-(:mod:`~tdxlib.kernel.jiffies`), and what a notify mechanism costs the allocator
-(:mod:`~tdxlib.kernel.budget`). Imports only tdxlib's base modules.
+(:mod:`~tdxlib.kernel.jiffies`), what a notify mechanism costs the allocator
+(:mod:`~tdxlib.kernel.budget`), and the kernel's own size limits every entry point is bounded by
+(:mod:`~tdxlib.kernel.limits`). Imports only tdxlib's base modules.
 """
