@@ -7,6 +7,7 @@ X``. :class:`Model` is the frozen, closed base (unknown fields are errors that l
 :class:`ApiModel` (and :func:`api_dataclass` for a pydantic dataclass) is the same for values given
 in Python: a bad one is a :class:`~tdxlib.errors.ValidationError` naming the argument, the value and
 what is allowed. :func:`json_schema` is what ``tdxlib schema KIND`` prints and editors validate against.
+The strict field types the models use live in :mod:`tdxlib.values` (re-exported here).
 """
 
 from __future__ import annotations
