@@ -1,4 +1,4 @@
-# The two README commands (`make reports`, `make test`) and `make lab`.
+# The two README commands (`make reports`, `make test`), `make lab` and `make present`.
 # Every target creates .venv when missing and installs tdxlib into it from the pinned constraints.
 
 PYTHON ?= python3
@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: reports test test-fast lint typecheck lab bench clean-venv
+.PHONY: reports test test-fast lint typecheck lab present git-filter bench clean-venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,8 +40,27 @@ test: lint typecheck
 test-fast: lint
 	$(BIN)/python -m pytest -q -m "not notebooks and not browser"
 
-lab: $(STAMP)
-	$(BIN)/jupyter lab --notebook-dir=notebooks
+# JupyterLab on notebooks/, on the tdxlib kernel; --allow-root added when run as root; git strips
+# notebook outputs on commit (nbstripout as a filter, see .gitattributes).
+# Extra options: make lab LAB_ARGS="--ip 0.0.0.0 --port 8890 --no-browser"
+LAB_ARGS ?=
+lab: $(STAMP) git-filter
+	$(BIN)/python -m tdxlib.workbook.launch lab --dir notebooks $(LAB_ARGS)
+
+# nbstripout as the git filter that .gitattributes names (cell ids kept): a notebook saved with outputs
+# is committed without them. Outside a git checkout there is nothing to install.
+git-filter: $(STAMP)
+	@if git rev-parse --git-dir >/dev/null 2>&1; then \
+	  git config filter.nbstripout.clean "'$(CURDIR)/$(BIN)/python' -m nbstripout --keep-id"; \
+	  git config filter.nbstripout.smudge cat; \
+	  git config diff.ipynb.textconv "'$(CURDIR)/$(BIN)/python' -m nbstripout --keep-id -t"; \
+	fi
+
+# The notebooks served by Voila for reviewers who do not code: code hidden, the same live panels.
+# Extra options: make present PRESENT_ARGS="--port 8867 --no-browser"
+PRESENT_ARGS ?=
+present: $(STAMP)
+	$(BIN)/python -m tdxlib.workbook.launch present --dir notebooks $(PRESENT_ARGS)
 
 bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done

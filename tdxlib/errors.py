@@ -78,3 +78,15 @@ class ProposalError(DataError):
 
 class ReportError(TdxlibError):
     """A report run failed: names notebook, parameter set, cell and error."""
+
+
+class CpuOfflineUnsupported(TdxlibError):
+    """The guest's kernel refuses to take any CPU offline (``cpu_down_maps_locked()`` returns
+    ``-EOPNOTSUPP``): names the kernel profile and the kernel's reason."""
+
+    errno = _errno.EOPNOTSUPP
+
+    def __init__(self, kernel: str, reason: str) -> None:
+        self.kernel = kernel
+        self.reason = reason
+        super().__init__(f"{kernel} cannot offline CPUs: {reason} [EOPNOTSUPP]")

@@ -16,7 +16,7 @@ import pandas as pd
 from tdxlib.errors import ValidationError
 from tdxlib.sim import Scenario, run
 from tdxlib.tdx import ghci
-from tdxlib.tdx.guest import TdGuest
+from tdxlib.tdx.guest import DEFAULT_LAYOUT, TdGuest
 from tdxlib.tdx.strategies import NotifyContext, NotifyStrategy
 from tdxlib.tdx.strategies.base import QUOTE_BUFFER_GPA
 from tdxlib.tdx.vmm import Vmm, VmmProfile, load_profile
@@ -197,9 +197,11 @@ def notify_cpu(strategy: NotifyStrategy, vmm: str | VmmProfile, cpus: int, *, se
     return run(scenario, frames=False).metrics.notify_setup_cpu
 
 
-def nobalancing_migration(cpus: int = 4, cpu: int = 1) -> tuple[int, int, bool]:
-    """Pin an IRQF_NOBALANCING IRQ to ``cpu``, take that CPU offline: (old CPU, new CPU, affinity broken)."""
-    guest = TdGuest(cpus)
+def nobalancing_migration(cpus: int = 4, cpu: int = 1, *, kernel: str | None = None) -> tuple[int, int, bool]:
+    """Pin an IRQF_NOBALANCING IRQ to ``cpu``, take that CPU offline: (old CPU, new CPU, affinity broken).
+
+    On a ``kernel`` that cannot offline CPUs this raises CpuOfflineUnsupported, as the kernel refuses."""
+    guest = TdGuest(cpus, kernel=kernel, layout=DEFAULT_LAYOUT)
     irq = guest.request_irq("tdx_event_irq", affinity=[cpu], nobalancing=True)
     old = irq.cpu
     res = guest.cpu_offline(cpu)

@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "sim": "tdxlib.cli.sim",
     "capture": "tdxlib.cli.capture",
     "proposals": "tdxlib.cli.proposals",
+    "claims": "tdxlib.cli.claims",
     "schema": "tdxlib.cli.schema",
 }
 

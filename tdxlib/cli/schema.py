@@ -28,6 +28,11 @@ class Kind:
     schema: str  # relative to data/
     files: tuple[str, ...]  # globs relative to the checkout (data/..., notebooks/...)
     what: str
+    but: tuple[str, ...] = ()  # files the globs match that are of another kind
+
+    def holds(self, relative: Path) -> bool:
+        """Whether the shipped file at ``relative`` (to the checkout) is of this kind."""
+        return any(relative.match(g) for g in self.files) and not any(relative.match(g) for g in self.but)
 
     def load_model(self) -> Any:
         """The model class (imports its module: pydantic and the layer it lives in)."""
@@ -47,6 +52,21 @@ KINDS: tuple[Kind, ...] = (
         "schemas/scenario.json",
         (),
         "a scenario (tdxlib sim --scenario)",
+    ),
+    Kind(
+        "kernel-profile",
+        "tdxlib.kernel.profile:KernelProfile",
+        "schemas/kernel-profile.json",
+        ("data/kernels/*.yaml",),
+        "a guest kernel profile",
+        but=("data/kernels/sources.yaml",),
+    ),
+    Kind(
+        "kernel-sources",
+        "tdxlib.kernel.profile:KernelSources",
+        "schemas/kernel-sources.json",
+        ("data/kernels/sources.yaml",),
+        "the sources the kernel profiles cite",
     ),
     Kind(
         "vmm-profile",

@@ -28,14 +28,22 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--scenario", metavar="FILE.yaml", help="scenario file; flags given override its fields")
     p.add_argument(
-        "--strategy", choices=STRATEGIES, help="notify strategy (default: the scenario's, else system-vector)"
+        "--strategy",
+        choices=STRATEGIES,
+        help="notify strategy (default: the scenario's, else the kernel's own driver: v8 system-vector, "
+        "6.7+ polling)",
     )
     p.add_argument("--vmm", metavar="PROFILE", help="VMM profile name or .yaml path (see data/vmm/)")
     p.add_argument("--cpus", type=int, metavar="N", help="number of vCPUs")
     p.add_argument(
         "--device-irqs", type=int, metavar="N", help="non-managed device IRQs spread over the CPUs"
     )
-    p.add_argument("--layout", metavar="NAME", help="vector layout (default linux-5.19-tdx-v8)")
+    p.add_argument(
+        "--kernel",
+        metavar="NAME",
+        help="guest kernel profile (data/kernels; default linux-5.19-tdx-v8): layout, HZ, msleep, offlining",
+    )
+    p.add_argument("--layout", metavar="NAME", help="vector layout, overriding the kernel's")
     p.add_argument(
         "--poll-ms",
         type=int,
@@ -71,7 +79,9 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--hotplug-every", type=options.positive, metavar="S", help="offline/online a CPU every S seconds"
     )
-    p.add_argument("--hz", type=int, metavar="HZ", help="guest HZ (100, 250, 300, 1000)")
+    p.add_argument(
+        "--hz", type=int, metavar="HZ", help="guest HZ (100, 250, 300, 1000), overriding the kernel's"
+    )
     p.add_argument("--seed", type=int, metavar="N", help="random seed")
     p.add_argument("--format", choices=("table", "json"), default="table", help="output format")
     p.set_defaults(func=main)
@@ -79,9 +89,14 @@ def register(subparsers: Any) -> None:
 
 def _overrides(args: argparse.Namespace, base: dict[str, Any]) -> dict[str, Any]:
     """Scenario fields from the flags that were given (on top of ``base``, e.g. a YAML file's)."""
+    # reason: the profiles and strategies load pydantic and numpy; only when the command runs
+    from tdxlib.kernel.profile import DEFAULT_KERNEL
+    from tdxlib.tdx.strategies import native_strategy
+
     out = dict(base)
     simple = {
         "vmm": args.vmm,
+        "kernel": args.kernel,
         "cpus": args.cpus,
         "device_irqs": args.device_irqs,
         "layout": args.layout,
@@ -107,8 +122,8 @@ def _overrides(args: argparse.Namespace, base: dict[str, Any]) -> dict[str, Any]
         spec = dict(strat)
     elif isinstance(strat, str):
         spec = {"name": strat}
-    else:
-        spec = {"name": "system-vector"}
+    else:  # none given: the kernel's own GetQuote driver (v8: the system vector; 6.7+: the poller)
+        spec = native_strategy(out.get("kernel") or DEFAULT_KERNEL)
     if args.strategy is not None and args.strategy != spec.get("name"):
         spec = {"name": args.strategy}
     if spec["name"] == "dynamic-apic":
@@ -128,11 +143,12 @@ def _overrides(args: argparse.Namespace, base: dict[str, Any]) -> dict[str, Any]
 
 
 def _table(scenario: Any, metrics: dict[str, Any]) -> str:
+    kernel = scenario.guest_kernel()
     lines = [
+        f"kernel     {kernel.describe()}",
         f"strategy   {scenario.strategy.label()}",
         f"vmm        {scenario.vmm if isinstance(scenario.vmm, str) else scenario.vmm.name}",
-        f"cpus       {scenario.cpus}   hz {scenario.hz}   workload {scenario.workload}"
-        f"   seed {scenario.seed}",
+        f"cpus       {scenario.cpus}   hz {kernel.hz}   workload {scenario.workload}   seed {scenario.seed}",
         "",
     ]
     width = max(len(k) for k in metrics)

@@ -27,10 +27,10 @@ from tdxlib.ingest.capture_budget import (
     sequential_offline,
 )
 from tdxlib.ingest.captures import Capture, capture_names, load_capture
+from tdxlib.ingest.dumpload import load_from_dump
 from tdxlib.ingest.estimate import DEFAULT_MANAGED_PATTERNS, estimate_load
 from tdxlib.ingest.irqlines import ArchRow, IrqRow
 from tdxlib.ingest.kernel_layout import layout_for_kernel
-from tdxlib.ingest.load import load_from_dump
 from tdxlib.ingest.procinterrupts import (
     ProcInterrupts,
     format_proc_interrupts,

@@ -23,9 +23,9 @@ from tdxlib import files
 from tdxlib.data import data_path, load_yaml, read_text
 from tdxlib.errors import CaptureParseError, DataError, TdxlibError, ValidationError
 from tdxlib.ingest.affinity import IrqAffinity, parse_affinity_table, parse_cpulist
+from tdxlib.ingest.dumpload import load_from_dump
 from tdxlib.ingest.estimate import DEFAULT_MANAGED_PATTERNS, ManagedSpec, estimate_load
 from tdxlib.ingest.kernel_layout import layout_config_from_kernel_config, layout_for_kernel
-from tdxlib.ingest.load import load_from_dump
 from tdxlib.ingest.procinterrupts import ProcInterrupts, read_proc_interrupts
 from tdxlib.ingest.vectordump import VectorDump, parse_vector_dump
 from tdxlib.ingest.vectorload import VectorLoad

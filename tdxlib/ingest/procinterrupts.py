@@ -17,13 +17,10 @@ import numpy.typing as npt
 
 from tdxlib.data import gunzip, read_bytes
 from tdxlib.errors import CaptureParseError, DataError
-from tdxlib.ingest.irqlines import X86_ARCH_ROWS, ArchRow, IrqRow, _line_no, _Parser, _Scanned
+from tdxlib.ingest.irqlines import ArchRow, IrqRow, _line_no, _Parser, _Scanned
 
 __all__ = [
     "STYLES",
-    "X86_ARCH_ROWS",
-    "ArchRow",
-    "IrqRow",
     "ProcInterrupts",
     "format_proc_interrupts",
     "parse_proc_interrupts",

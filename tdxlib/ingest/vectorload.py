@@ -1,7 +1,7 @@
 """``VectorLoad``: what a machine's vector allocator holds, per CPU, and how to seed an IrqMatrix with it.
 
 A load is ``exact`` when it comes from the kernel's own VECTOR matrix dump (debugfs,
-:func:`~tdxlib.ingest.load.load_from_dump`): the per-CPU counters and allocation bitmaps are the
+:func:`~tdxlib.ingest.dumpload.load_from_dump`): the per-CPU counters and allocation bitmaps are the
 kernel's. It is ``estimated`` when only ``/proc/interrupts`` and ``/proc/irq/N/*affinity*`` were
 readable (:func:`~tdxlib.ingest.estimate.estimate_load`); every assumption is written into ``notes``.
 """

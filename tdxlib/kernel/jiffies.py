@@ -1,7 +1,7 @@
 """How ``msleep_interruptible()`` really sleeps: jiffies conversion, the extra jiffy, the timer wheel.
 
 A poller that asks for 1000 ms does not sleep 1000 ms. The kernel converts the request to jiffies
-(rounding up), adds one jiffy (until Linux 6.13), arms a timer-wheel timer whose bucket is rounded
+(rounding up), adds one jiffy (before Linux 6.12), arms a timer-wheel timer whose bucket is rounded
 *up* to the granularity of the wheel level the timeout falls into, and the task wakes on the tick
 that expires that bucket. Sources (read with the search tools, paraphrased here):
 
@@ -11,8 +11,11 @@ that expires that bucket. Sources (read with the search tools, paraphrased here)
   level 0 included); ``__run_timers()`` expires a bucket once ``jiffies`` reaches it;
   ``schedule_timeout()`` arms ``expire = timeout + jiffies``; ``msleep_interruptible()`` uses
   ``msecs_to_jiffies(msecs) + 1``.
-- ``kernel/time/sleep_timeout.c`` (torvalds/linux 44722ff7…, 6.13+): the ``+ 1`` is gone ("the
-  enqueue path already takes care of this"); select it with ``extra_jiffy=False``.
+- 4381b895f544 "timers: Remove historical extra jiffie for timeout in msleep()" (timers/core for
+  v6.12-rc1): the ``+ 1`` is gone from v6.12 on ("the enqueue path already takes care of this"; v6.13
+  only moved the code to ``kernel/time/sleep_timeout.c``, read at torvalds/linux 44722ff7…); select it
+  with ``extra_jiffy=False``. Which a guest kernel does is its profile's ``msleep_extra_jiffy``
+  (``data/kernels``).
 
 Model: jiffy ``J`` spans real time ``[J*T, (J+1)*T)`` with ``T = 1000/HZ`` ms; a sleep started at
 ``start_phase`` (fraction of the current jiffy already gone) in jiffy ``jiffies`` ends at the tick of
@@ -81,7 +84,7 @@ def jiffies_to_msecs(j: int, hz: int) -> int:
 
 
 def msleep_timeout(msecs: int, hz: int, *, extra_jiffy: bool = True) -> int:
-    """The ``timeout`` msleep_interruptible() hands to schedule_timeout (``+1`` before Linux 6.13)."""
+    """The ``timeout`` msleep_interruptible() hands to schedule_timeout (``+1`` before Linux 6.12)."""
     return msecs_to_jiffies(msecs, hz) + (1 if extra_jiffy else 0)
 
 

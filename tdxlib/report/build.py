@@ -33,6 +33,7 @@ from tdxlib.report.config import ReportConfig, Run, load_config, read_notebook_j
 from tdxlib.report.execute import RunError, execute_notebook, kernel_environment, resolve_kernel, run_pipeline
 from tdxlib.report.export import header_html, prune_svg_cache, render_charts
 from tdxlib.report.index import build_summary, git_commit, index_html, summary_markdown
+from tdxlib.report.params import run_kernel, run_kernel_line
 from tdxlib.report.records import collect_records
 from tdxlib.report.renderer import Renderer
 
@@ -228,7 +229,12 @@ def _finish_step(
             number, error = failures[0]
             raise RunError(run, f"chart could not be rendered: {error}", number)
         metrics, ledger = collect_records(nb)
-        facts = {"parameters": _params_text(run.overrides), "tdxlib": version, "commit": commit or "unknown"}
+        facts = {
+            "kernel profile": run_kernel_line(run.notebook, run.overrides)[1],
+            "parameters": _params_text(run.overrides),
+            "tdxlib": version,
+            "commit": commit or "unknown",
+        }
         header = header_html(run.name, facts)
         notebook_text = nbformat.v4.writes(nb)  # as kept: records included (the export strips them)
         try:
@@ -274,6 +280,7 @@ def _summary_runs(states: Sequence[RunState]) -> dict[str, dict[str, Any]]:
             "notebook": s.run.notebook,
             "set": s.run.set_name,
             "parameters": s.run.overrides,
+            "kernel": run_kernel(s.run.notebook, s.run.overrides),
         }
         if s.action in ("cached", "executed"):
             entry.update({k: r.get(k) for k in ("metrics", "ledger", "seconds", "finished", "html", "ipynb")})

@@ -44,6 +44,8 @@ _CSS = """
 .tdxlib-header a { margin-right: 1em; }
 .tdxlib-header code { background: #f4f4f4; padding: 0 0.25em; }
 .jp-RenderedSVG svg { max-width: 100%; height: auto; }
+.jp-OutputArea-output { overflow-x: auto; }
+.jp-RenderedHTMLCommon .tdxlib-table { overflow-x: auto; max-width: 100%; }
 """
 _VEGALITE = re.compile(r"^application/vnd\.vegalite\.v\d+(?:\+json|\.json)$")
 _DROP_MIME = ("application/vnd.jupyter.widget-view+json", "application/javascript")

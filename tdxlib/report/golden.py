@@ -30,14 +30,24 @@ def golden_from_summary(summary: Mapping[str, Any]) -> dict[str, Any]:
         if r.get("status") != "ok":
             continue
         verdicts = {
-            str(row["id"]): {"verdict": row.get("verdict"), "claim": row.get("claim", "")}
+            str(row["id"]): {
+                "verdict": row.get("verdict"),
+                "claim": row.get("claim", ""),
+                "eras": dict(row.get("eras") or {}),
+                "depends_on": row.get("depends_on", ""),
+            }
             for row in r.get("ledger") or []
         }
         metrics = {
             k: {"value": m.get("value"), "rel_tol": m.get("rel_tol", 0.0), "abs_tol": m.get("abs_tol", 0.0)}
             for k, m in sorted((r.get("metrics") or {}).items())
         }
-        runs[name] = {"parameters": r.get("parameters", {}), "verdicts": verdicts, "metrics": metrics}
+        runs[name] = {
+            "parameters": r.get("parameters", {}),
+            "kernel": r.get("kernel"),
+            "verdicts": verdicts,
+            "metrics": metrics,
+        }
     return {"schema": GOLDEN_SCHEMA, "runs": runs}
 
 
@@ -80,6 +90,30 @@ def _show(value: Any) -> str:
     return json.dumps(value, sort_keys=True) if not isinstance(value, str) else repr(value)
 
 
+def _verdict_diffs(name: str, gv: Mapping[str, Any], fv: Mapping[str, Any]) -> list[str]:
+    """Claims that appeared, disappeared, or whose overall or per-era verdict flipped."""
+    diffs = []
+    for cid in sorted(set(gv) | set(fv)):
+        if cid not in fv:
+            diffs.append(f"{name}: claim {cid} disappeared (golden verdict {_show(gv[cid]['verdict'])})")
+        elif cid not in gv:
+            diffs.append(f"{name}: new claim {cid} with verdict {_show(fv[cid]['verdict'])}")
+        else:
+            text = fv[cid].get("claim") or gv[cid].get("claim") or ""
+            if gv[cid].get("verdict") != fv[cid].get("verdict"):
+                diffs.append(
+                    f"{name}: claim {cid} verdict flipped: {_show(gv[cid].get('verdict'))} -> "
+                    f"{_show(fv[cid].get('verdict'))}" + (f" — {text}" if text else "")
+                )
+            ge, fe = gv[cid].get("eras") or {}, fv[cid].get("eras") or {}
+            for kernel in sorted(set(ge) | set(fe)):
+                if ge.get(kernel) != fe.get(kernel):
+                    diffs.append(
+                        f"{name}: claim {cid} on {kernel}: {_show(ge.get(kernel))} -> {_show(fe.get(kernel))}"
+                    )
+    return diffs
+
+
 def compare(golden: Mapping[str, Any], fresh: Mapping[str, Any], only: set[str] | None = None) -> list[str]:
     """Readable differences between a golden view and a fresh one (both from golden_from_summary).
 
@@ -103,18 +137,11 @@ def compare(golden: Mapping[str, Any], fresh: Mapping[str, Any], only: set[str] 
             diffs.append(
                 f"{name}: parameters changed: {_show(g.get('parameters'))} -> {_show(f.get('parameters'))}"
             )
-        gv, fv = g.get("verdicts", {}), f.get("verdicts", {})
-        for cid in sorted(set(gv) | set(fv)):
-            if cid not in fv:
-                diffs.append(f"{name}: claim {cid} disappeared (golden verdict {_show(gv[cid]['verdict'])})")
-            elif cid not in gv:
-                diffs.append(f"{name}: new claim {cid} with verdict {_show(fv[cid]['verdict'])}")
-            elif gv[cid].get("verdict") != fv[cid].get("verdict"):
-                text = fv[cid].get("claim") or gv[cid].get("claim") or ""
-                diffs.append(
-                    f"{name}: claim {cid} verdict flipped: {_show(gv[cid].get('verdict'))} -> "
-                    f"{_show(fv[cid].get('verdict'))}" + (f" — {text}" if text else "")
-                )
+        if g.get("kernel") != f.get("kernel"):
+            diffs.append(
+                f"{name}: kernel profile changed: {_show(g.get('kernel'))} -> {_show(f.get('kernel'))}"
+            )
+        diffs += _verdict_diffs(name, g.get("verdicts", {}), f.get("verdicts", {}))
         gm, fm = g.get("metrics", {}), f.get("metrics", {})
         for key in sorted(set(gm) | set(fm)):
             if key not in fm:

@@ -327,6 +327,29 @@ def _with_model(cell: ParametersCell) -> ParametersCell | ModelParameters:
     return ModelParameters(cell, model)
 
 
+def run_kernel(notebook: str, overrides: Mapping[str, Any]) -> str | None:
+    """The guest kernel profile a run's models use (its parameter model's ``kernel_name()``: the
+    ``kernel`` parameter or the notebook's fixed one), or None for a notebook without a model."""
+    return run_kernel_line(notebook, overrides)[0]
+
+
+def run_kernel_line(notebook: str, overrides: Mapping[str, Any]) -> tuple[str | None, str]:
+    """(the run's kernel profile, how its report header names it: the profile with the facts the
+    notebook's runs replace, e.g. ``linux-6.12 (layout linux-5.19-tdx-v8, HZ 250, ...)``)."""
+    # reason: pydantic, the workbook's models and the kernel profiles load only when a report is named
+    from tdxlib.kernel.profile import load_kernel
+    from tdxlib.workbook.params import model_for
+
+    model = model_for(notebook)
+    if model is None:
+        return None, "none (no parameter model)"
+    params = model(**{k: v for k, v in overrides.items() if k in model.model_fields})
+    name = params.kernel_name()
+    if name is None:
+        return None, "none"
+    return name, load_kernel(name).guest(**params.kernel_overrides()).describe()
+
+
 def notebook_parameters(nb: Mapping[str, Any], notebook: Path) -> ParametersCell | ModelParameters:
     """What checks a notebook's parameter sets: its model when it has one, else its parameters cell."""
     return _with_model(find_parameters_cell(nb, notebook))

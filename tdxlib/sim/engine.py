@@ -14,6 +14,7 @@ import simpy
 from tdxlib.cache import memo
 from tdxlib.errors import ValidationError
 from tdxlib.kernel.jiffies import JiffyClock
+from tdxlib.kernel.profile import GuestKernel
 from tdxlib.sim.delivery import Delivery
 from tdxlib.sim.events import EventLog, NoEventLog
 from tdxlib.sim.hotplug import CpuHotplug
@@ -42,7 +43,7 @@ def _seed_streams(seed: int) -> tuple[tuple[np.random.SeedSequence, ...], int, f
 @memo(maxsize=16, copy=TdGuest.copy)  # a guest of 8192 vCPUs is a few MB: keep only a few templates
 def booted_guest(
     cpus: int,
-    layout: str,
+    kernel: GuestKernel,
     apic_ids: str | tuple[int, ...],
     early: bool,
     device_irqs: int,
@@ -51,7 +52,7 @@ def booted_guest(
     """A booted guest, each call its own copy of a cached template (booting costs more than copying)."""
     return TdGuest(
         cpus,
-        layout=layout,
+        kernel=kernel,
         apic_ids=apic_ids,
         online=[0] if early else None,
         device_irqs=device_irqs,
@@ -73,7 +74,8 @@ class _Run:
         self.sc = sc
         self.frames = frames
         self.seeds, clock_offset, clock_phase = _seed_streams(sc.seed)
-        self.clock = JiffyClock(sc.hz, offset=clock_offset, phase=clock_phase, extra_jiffy=sc.extra_jiffy)
+        self.kernel = k = sc.guest_kernel()
+        self.clock = JiffyClock(k.hz, offset=clock_offset, phase=clock_phase, extra_jiffy=k.extra_jiffy)
         self.env = simpy.Environment()
         self.stop = self.env.event()
         self.log = EventLog(self.env) if frames else NoEventLog()
@@ -85,7 +87,7 @@ class _Run:
         early = sc.strategy.early_init
         self.guest = g = booted_guest(
             sc.cpus,
-            sc.layout,
+            self.kernel,
             sc.apic_ids,
             early,
             0 if early else sc.device_irqs,
@@ -146,7 +148,11 @@ class _Run:
         """The notify strategy's set-up at boot (before SMP bring-up and the devices if ``early``)."""
         sc, g = self.sc, self.guest
         when = "early" if early else "late"
-        self.log.record("boot", cpu=0, detail=f"{sc.cpus} vCPUs, layout {g.layout.name}, {when} init")
+        self.log.record(
+            "boot",
+            cpu=0,
+            detail=f"{sc.cpus} vCPUs, kernel {self.kernel.name}, layout {g.layout.name}, {when} init",
+        )
         sc.strategy.setup(self.ctx)
         self.setup_place = notify_place(self.ctx)
         self.hotplug.note_registration()

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import simpy
 
+from tdxlib.errors import CpuOfflineUnsupported
 from tdxlib.sim.delivery import Delivery
 from tdxlib.sim.scenario import Scenario
 from tdxlib.tdx.guest import Migration, TdGuest
@@ -97,7 +98,14 @@ class CpuHotplug:
         self.exposed_requests = 0
 
     def start(self) -> None:
-        """Start the schedule's processes (explicit events, periodic events)."""
+        """Start the schedule's processes (explicit events, periodic events); a schedule on a guest whose
+        kernel cannot offline CPUs is refused here, before the run, with the kernel's reason."""
+        off = self.guest.offlining
+        if (self.sc.hotplug or self.sc.hotplug_every_s is not None) and not off.allowed:
+            raise CpuOfflineUnsupported(
+                off.kernel,
+                off.reason + "; a hotplug scenario needs a kernel that can (e.g. kernel='linux-6.12')",
+            )
         if self.sc.hotplug:
             self.env.process(self._explicit())
         if self.sc.hotplug_every_s is not None:

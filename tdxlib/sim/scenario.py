@@ -29,6 +29,7 @@ from tdxlib.data import load_yaml
 from tdxlib.errors import ValidationError
 from tdxlib.kernel.jiffies import COMMON_HZ
 from tdxlib.kernel.limits import APIC_ID_MAX, NR_CPUS_MAX, NR_VECTORS
+from tdxlib.kernel.profile import DEFAULT_KERNEL, GuestKernel, load_kernel
 from tdxlib.models import ApiModel, build, validate
 from tdxlib.tdx.strategies import STRATEGY_NAMES, NotifyStrategy, SystemVector, make_strategy
 from tdxlib.tdx.vmm import VmmProfile, is_shipped, load_profile, profile_names
@@ -150,19 +151,23 @@ class Scenario(ApiModel):
     ``duration_s``, whichever comes first (neither given: 100 quotes), and never after ``max_time_s``.
     Hotplug: explicit ``hotplug`` events and/or one event every ``hotplug_every_s`` alternating
     offline/online of a CPU chosen by ``hotplug_cpus`` (``"random"``, ``"notify"`` = the notify IRQ's CPU,
-    or a list cycled through). ``hz`` (a Kconfig choice) and ``extra_jiffy`` set how pollers sleep
-    (``extra_jiffy=False``: msleep without the historical ``+ 1`` jiffy, Linux 6.13+). ``guest_work_ms``
-    is the guest's own time per request before the GetQuote TDVMCALL returns (TDG.MR.REPORT and the
-    hypercall). Sizes are bounded by the kernel's limits (:mod:`tdxlib.kernel.limits`).
+    or a list cycled through). ``kernel`` names the guest's kernel profile (``data/kernels``): its vector
+    layout, HZ, msleep semantics and whether a CPU can go offline at all (a hotplug scenario on a kernel
+    that cannot is refused when it runs); ``layout``, ``hz`` (a Kconfig choice) and ``extra_jiffy``
+    override the profile's facts (None: the kernel's; ``extra_jiffy=False`` is msleep without the
+    historical ``+ 1`` jiffy, Linux 6.12+). ``guest_work_ms`` is the guest's own time per request before
+    the GetQuote TDVMCALL returns (TDG.MR.REPORT and the hypercall). Sizes are bounded by the kernel's
+    limits (:mod:`tdxlib.kernel.limits`).
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)  # the strategy and profile objects
 
     cpus: Annotated[Int, Field(ge=1, le=NR_CPUS_MAX)] = 8
     apic_ids: ApicIds = "identity"
-    layout: Annotated[Str, Field(min_length=1)] = "linux-5.19-tdx-v8"
-    hz: Annotated[Int, Choices(COMMON_HZ, "kernel/Kconfig.hz")] = 250  # guest HZ
-    extra_jiffy: Bool = True
+    kernel: Annotated[Str, Field(min_length=1)] = DEFAULT_KERNEL
+    layout: Annotated[Str, Field(min_length=1)] | None = None  # None: the kernel's
+    hz: Annotated[Int, Choices(COMMON_HZ, "kernel/Kconfig.hz")] | None = None  # guest HZ; None: the kernel's
+    extra_jiffy: Bool | None = None  # None: the kernel's
     device_irqs: Annotated[Int, Field(ge=0, le=MAX_DEVICE_IRQS)] = 0
     managed_queues: Annotated[Int, Field(ge=0, le=MAX_DEVICE_IRQS)] = 0
     strategy: Strategy = Field(default_factory=SystemVector)
@@ -191,8 +196,10 @@ class Scenario(ApiModel):
         return data
 
     @model_validator(mode="after")
-    def _hotplug_fits_the_guest(self) -> Scenario:
-        """Hotplug CPUs exist and are not the BSP (CPU 0); events sorted by time."""
+    def _kernel_and_hotplug(self) -> Scenario:
+        """The kernel is known and its overrides valid; hotplug CPUs exist and are not the BSP (CPU 0),
+        events sorted by time, no more events than a run can take."""
+        self.guest_kernel()
         for ev in self.hotplug:
             if ev.cpu == 0 or ev.cpu >= self.cpus:
                 raise ValidationError(
@@ -218,6 +225,10 @@ class Scenario(ApiModel):
 
     def _values(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in type(self).model_fields}
+
+    def guest_kernel(self) -> GuestKernel:
+        """The guest's kernel profile with this scenario's overrides (layout, HZ, msleep)."""
+        return load_kernel(self.kernel).guest(layout=self.layout, hz=self.hz, extra_jiffy=self.extra_jiffy)
 
     def profile(self) -> VmmProfile:
         """The VMM profile in effect (with ``service_ms`` applied)."""

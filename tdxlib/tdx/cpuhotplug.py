@@ -1,7 +1,12 @@
 """CPU hotplug of a TD guest: taking a vCPU offline and back, and moving its IRQs as the kernel does.
 
-Named after kernel/irq/cpuhotplug.c, whose ``migrate_one_irq()`` this mirrors, with the x86 side:
+Named after kernel/irq/cpuhotplug.c, whose ``migrate_one_irq()`` this mirrors, with the generic and the
+x86 side:
 
+- a kernel that cannot offline CPUs in a TD refuses every offline with ``-EOPNOTSUPP`` before anything
+  else (``cpu_down_maps_locked()`` in kernel/cpu.c: ``CC_ATTR_HOTPLUG_DISABLED`` in 5.19..6.10,
+  ``cpu_hotplug_offline_disabled`` from 6.11 without a version-1 MADT wakeup mailbox); this raises
+  :class:`~tdxlib.errors.CpuOfflineUnsupported` with the kernel profile's reason;
 - offlining a CPU is refused when ``irq_matrix_allocated(cpu) > irq_matrix_available(cpudown)``
   (``lapic_can_unplug_cpu()``, arch/x86/kernel/apic/vector.c); the BSP cannot go offline (x86 since 6.3);
 - on offline every non-managed IRQ of that CPU migrates (``fixup_irqs()`` -> ``migrate_one_irq()``):
@@ -21,7 +26,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from tdxlib.errors import MatrixError, ValidationError
+from tdxlib.errors import CpuOfflineUnsupported, MatrixError, ValidationError
 
 if TYPE_CHECKING:
     from tdxlib.tdx.guest import Irq, TdGuest, _Target
@@ -29,6 +34,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Migration",
     "OfflineResult",
+    "cpu_down_maps_locked",
     "fixup_irqs",
     "irq_affinity_online_cpu",
     "lapic_can_unplug_cpu",
@@ -63,6 +69,14 @@ def lapic_can_unplug_cpu(guest: TdGuest, cpu: int) -> bool:
     tomove = guest.matrix.allocated(cpu)
     avl = guest.matrix.available(cpudown_cpu=cpu)
     return avl >= tomove
+
+
+def cpu_down_maps_locked(guest: TdGuest, cpu: int) -> OfflineResult:
+    """Offline ``cpu`` as kernel/cpu.c does: refused with -EOPNOTSUPP (raised) when the guest's kernel
+    cannot offline CPUs in a TD, else :func:`native_cpu_disable`."""
+    if not guest.offlining.allowed:
+        raise CpuOfflineUnsupported(guest.offlining.kernel, guest.offlining.reason)
+    return native_cpu_disable(guest, cpu)
 
 
 def native_cpu_disable(guest: TdGuest, cpu: int) -> OfflineResult:

@@ -19,13 +19,14 @@ import numpy.typing as npt
 
 from tdxlib.errors import ValidationError
 from tdxlib.kernel.limits import APIC_ID_MAX, NR_CPUS_MAX
+from tdxlib.kernel.profile import GuestKernel, KernelProfile, Offlining, load_kernel
 from tdxlib.kernel.vectors import load_layout
 from tdxlib.tdx.cpuhotplug import (
     Migration,
     OfflineResult,
+    cpu_down_maps_locked,
     irq_affinity_online_cpu,
     lapic_can_unplug_cpu,
-    native_cpu_disable,
 )
 
 if TYPE_CHECKING:
@@ -47,6 +48,14 @@ Handler = Callable[[int, int], None]
 
 #: Default layout: the v8 patch's IDT (TDX_GUEST_EVENT_NOTIFY_VECTOR 0xec, LOCAL_TIMER 0xeb).
 DEFAULT_LAYOUT = "linux-5.19-tdx-v8"
+#: A guest built without a kernel profile: the allocator model alone, which lets every CPU go offline.
+NO_PROFILE = Offlining("no kernel profile", True)
+
+
+def _guest_kernel(kernel: str | KernelProfile | GuestKernel | None) -> GuestKernel | None:
+    if kernel is None or isinstance(kernel, GuestKernel):
+        return kernel
+    return load_kernel(kernel).guest()
 
 
 def _noop_handler(cpu: int, vector: int) -> None:
@@ -130,13 +139,19 @@ class TdGuest:
     sees); call :meth:`bring_up` later. ``device_irqs`` non-managed device IRQs are requested after
     bring-up, spread by the allocator's best-CPU rule; ``managed_queues`` multi-queue devices get one
     managed IRQ per CPU (like NVMe I/O queues).
+
+    ``kernel`` (a profile name, a :class:`KernelProfile` or a resolved :class:`GuestKernel`) gives the
+    layout (unless ``layout`` is given) and whether CPUs may go offline: a kernel that cannot offline
+    in a TD refuses :meth:`cpu_offline` with :class:`~tdxlib.errors.CpuOfflineUnsupported`. Without a
+    kernel the guest is the allocator model alone (layout ``DEFAULT_LAYOUT``, offlining allowed).
     """
 
     def __init__(
         self,
         ncpus: int,
         *,
-        layout: str | VectorLayout = DEFAULT_LAYOUT,
+        kernel: str | KernelProfile | GuestKernel | None = None,
+        layout: str | VectorLayout | None = None,
         apic_ids: str | Sequence[int] = "identity",
         online: Iterable[int] | None = None,
         device_irqs: int = 0,
@@ -150,6 +165,10 @@ class TdGuest:
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 0:
                 raise ValidationError(what, value, "an integer >= 0")
         self.ncpus = int(ncpus)
+        gk = _guest_kernel(kernel)
+        self.offlining: Offlining = NO_PROFILE if gk is None else gk.offlining
+        if layout is None:
+            layout = DEFAULT_LAYOUT if gk is None else load_layout(gk.layout, **dict(gk.layout_config))
         self.layout: VectorLayout = load_layout(layout) if isinstance(layout, str) else layout
         self.apic_ids: tuple[int, ...] = make_apic_ids(self.ncpus, apic_ids)
         self._cpu_of_apic = {a: c for c, a in enumerate(self.apic_ids)}
@@ -402,8 +421,10 @@ class TdGuest:
         return lapic_can_unplug_cpu(self, self._check_cpu(cpu))
 
     def cpu_offline(self, cpu: int) -> OfflineResult:
-        """Take ``cpu`` offline as ``native_cpu_disable()`` does; refused (counted) when vectors lack."""
-        return native_cpu_disable(self, cpu)
+        """Take ``cpu`` offline as the kernel does: CpuOfflineUnsupported (-EOPNOTSUPP) when the guest's
+        kernel cannot offline CPUs in a TD; else ``native_cpu_disable()``, refused (counted) when
+        vectors lack."""
+        return cpu_down_maps_locked(self, cpu)
 
     def cpu_online(self, cpu: int) -> list[Irq]:
         """Bring ``cpu`` back; restarts managed IRQs whose mask it is in (``irq_affinity_online_cpu``)."""
@@ -452,6 +473,7 @@ class TdGuest:
             "cpus": self.ncpus,
             "online": int(self._online.sum()),
             "layout": self.layout.name,
+            "kernel": self.offlining.kernel,
             "irqs": len(self.irqs),
             "global_available": self.matrix.global_available,
             "total_allocated": self.matrix.total_allocated,

@@ -1,8 +1,10 @@
 """The shared look of tdxlib's altair charts, and :func:`show`, which renders a chart offline.
 
-In JupyterLab :func:`show` displays the live altair chart through our renderer, which draws it with
-vega-embed from the bundle shipped in vl-convert, inlined once per kernel: live charts need no
-network either (altair's default would fetch vega from a CDN). Headless (a report run: the notebook's
+In JupyterLab (and Voilà) :func:`show` displays the chart as a :class:`~tdxlib.workbook.livechart.LiveChart`
+widget, whose front-end code carries vega from vl-convert: live charts need no network either
+(altair's default would fetch vega from a CDN), cell outputs hold only the widget's id, and a
+reopened notebook draws again. A bare chart (a cell's last expression) goes the same way through the
+live renderer registered here. Headless (a report run: the notebook's
 ``interactive`` parameter is False, or the pipeline set ``TDXLIB_HEADLESS=1``) it displays the chart
 as an ``image/svg+xml`` output rendered by vl-convert, which nbconvert inlines into the HTML: no vega
 from a CDN, nothing to load. Under ``tdxlib report`` (``TDXLIB_CHARTS=deferred``) the kernel emits
@@ -13,8 +15,10 @@ the theme.
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import uuid
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -90,7 +94,7 @@ def enable() -> None:
     "debug mode"): the test suite validates each figure, and the pipeline renders every spec anyway.
     """
     if _deferred():
-        from altair.utils import schemapi
+        from altair.utils import schemapi  # reason: only the report pipeline turns validation off
 
         schemapi.disable_debug_mode()
     if THEME not in alt.theme.names():
@@ -100,26 +104,23 @@ def enable() -> None:
     _renderer()
 
 
-#: Name of the live renderer registered here (offline vega in JupyterLab).
-LIVE_RENDERER = "tdxlib-offline"
-_bundle_sent = False
+#: Name of the live renderer registered here (a LiveChart widget in JupyterLab and Voilà).
+LIVE_RENDERER = "tdxlib-live"
 
 
 def offline_html(spec: dict[str, Any], *, with_bundle: bool) -> str:
     """HTML that draws ``spec`` with vega-embed, offline: no ``<script src>`` to any CDN.
 
     The vega/vega-lite/vega-embed bundle shipped in vl-convert sets ``window.vegaEmbed``; it is
-    inlined (as a module, so its top-level names cannot collide) only when ``with_bundle`` is true —
-    once per kernel — and every chart waits for it.
+    inlined (as a module, so its top-level names cannot collide) only when ``with_bundle`` is true,
+    and the chart waits for it. (For a page of its own; live notebooks use :func:`live_chart`.)
     """
-    import json
-    import uuid
-
     div = f"tdxlib-chart-{uuid.uuid4().hex}"
     # "</" must not end the script element early; JSON allows the escaped slash.
     payload = json.dumps(spec).replace("</", "<\\/")
     parts = [f'<div id="{div}"></div>']
     if with_bundle:
+        # reason: vl-convert (~0.1 s) only for a page that inlines the bundle
         import vl_convert as vlc
 
         bundle = vlc.javascript_bundle(None)  # type: ignore[arg-type]  # the stub omits the default
@@ -129,19 +130,26 @@ def offline_html(spec: dict[str, Any], *, with_bundle: bool) -> str:
         "(async () => {"
         " for (let i = 0; !window.vegaEmbed && i < 200; i++) await new Promise(r => setTimeout(r, 25));"
         f' const el = document.getElementById("{div}");'
-        ' if (!window.vegaEmbed) { el.textContent = "vega bundle missing: re-run the first chart"; return; }'
+        ' if (!window.vegaEmbed) { el.textContent = "vega bundle missing"; return; }'
         f" await window.vegaEmbed(el, {payload}, {{actions: false}});"
         "})();</script>"
     )
     return "".join(parts)
 
 
-def _live_renderer(spec: dict[str, Any], **_: Any) -> dict[str, str]:
-    """altair renderer for JupyterLab: vega-embed from the inlined bundle (no network needed)."""
-    global _bundle_sent
-    html = offline_html(spec, with_bundle=not _bundle_sent)
-    _bundle_sent = True
-    return {"text/html": html, "text/plain": "<altair chart>"}
+def live_chart(spec: dict[str, Any]) -> Any:
+    """A :class:`~tdxlib.workbook.livechart.LiveChart` drawing ``spec``; the charts an earlier run
+    of the same notebook cell showed are closed (their widgets would pile up in the kernel)."""
+    # reason: anywidget and ipywidgets (~0.2 s) load only once a live chart is drawn
+    from tdxlib.workbook.livechart import LiveChart, adopt
+
+    return adopt(LiveChart(spec))
+
+
+def _live_renderer(spec: dict[str, Any], **_: Any) -> dict[str, Any]:
+    """altair renderer for JupyterLab and Voilà: the chart as a live widget (no network needed)."""
+    data, _meta = live_chart(spec)._repr_mimebundle_()
+    return dict(data)
 
 
 def _renderer() -> None:
@@ -206,11 +214,11 @@ def to_svg(chart: alt.TopLevelMixin) -> str:
 
 def show(chart: alt.TopLevelMixin, *, interactive: bool | None = None) -> None:
     """Display ``chart``: live in JupyterLab, inline SVG when headless (see module doc)."""
-    from IPython.display import display
+    from IPython.display import display  # reason: IPython (0.2 s) loads only once a chart is shown
 
     live = is_interactive() if interactive is None else interactive
     if live:
-        display(chart)
+        display(live_chart(chart.to_dict(validate=False)))
         return
     deferred = _deferred()
     # Under the pipeline the figures are already known to be valid (tests validate every one), and

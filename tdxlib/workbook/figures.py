@@ -216,6 +216,31 @@ def verdict_table(ledger: pd.DataFrame, title: str = "The claims ledger") -> alt
     return layer(df, badge, label, author, title=title).properties(width=420, height=alt.Step(20))
 
 
+def era_grid(eras: pd.DataFrame, title: str = "The claims by era") -> alt.TopLevelMixin:
+    """Claims × kernel profiles (``nb01_question.era_frame``), each cell coloured by the verdict there."""
+    order = list(dict.fromkeys(eras["kernel"]))
+    base = alt.Chart().encode(  # the data goes on the layer: see charts.layer
+        y=alt.Y(field="id", type="nominal", title=None, sort=None, axis=alt.Axis(grid=False, ticks=False)),
+        x=alt.X(
+            field="kernel",
+            type="nominal",
+            title=None,
+            sort=order,
+            axis=alt.Axis(orient="top", labelAngle=0, grid=False, ticks=False, domain=False),
+        ),
+    )
+    cell = base.mark_rect(stroke="white").encode(
+        color=alt.Color(
+            field="verdict",
+            type="nominal",
+            scale=alt.Scale(domain=list(VERDICT_COLOURS), range=list(VERDICT_COLOURS.values())),
+        ),
+        tooltip=_tips(["id:N", "kernel:N", "verdict:N"]),
+    )
+    label = base.mark_text(color="white").encode(text=alt.Text(field="verdict", type="nominal"))
+    return layer(eras, cell, label, title=title).properties(width=110 * len(order), height=alt.Step(20))
+
+
 def vector_spaces(rows: pd.DataFrame, title: str) -> alt.HConcatChart:
     """Several layouts' vector grids side by side (``workbook.vector_space_frame``, one per ``variant``)."""
     charts = [
@@ -226,6 +251,19 @@ def vector_spaces(rows: pd.DataFrame, title: str) -> alt.HConcatChart:
 
 
 _MECHANISMS = ["none", "system-vector", "dynamic"]
+#: Line widths per mechanism, drawn in this order (widest first): where the curves coincide (they
+#: differ by one vector per vCPU at most) each still shows, as a band around the next.
+_MECHANISM_WIDTHS = (7.0, 4.0, 1.8)
+
+
+def _mechanism_lines(data: pd.DataFrame, base: alt.Chart, title: str, **mark: Any) -> alt.LayerChart:
+    """One line layer per notify mechanism, widest first (a line mark's width cannot vary by group:
+    the theme's line width would win), the data given once on the layer."""
+    lines = [
+        base.mark_line(strokeWidth=width, **mark).transform_filter(alt.datum.mechanism == mech)
+        for mech, width in zip(_MECHANISMS, _MECHANISM_WIDTHS, strict=True)
+    ]
+    return layer(data, *lines, title=title)
 
 
 def load_curves(
@@ -235,17 +273,15 @@ def load_curves(
     could not go offline, zoomed on the band where the mechanisms differ (``workbook.band_frame``)."""
     color = alt.Color(field="mechanism", type="nominal", title="notify mechanism", sort=_MECHANISMS)
     tip = ["mechanism:N", "device_irqs:Q", "load_per_cpu:Q", "left_min:Q", "offline_refused:Q", "ncpus:Q"]
-    left = (
-        alt.Chart(_frame(full), title="vectors left on the fullest vCPU")
-        .mark_line()
-        .encode(
-            x=alt.X(field="load_per_cpu", type="quantitative", title="device IRQs per vCPU"),
-            y=alt.Y(field="left_min", type="quantitative", title="vectors left"),
-            color=color,
-            strokeDash=alt.StrokeDash(field="mechanism", type="nominal", sort=_MECHANISMS, legend=None),
-            tooltip=_tips(tip),
-        )
-        .properties(width=280, height=220)
+    left_base = alt.Chart().encode(
+        x=alt.X(field="load_per_cpu", type="quantitative", title="device IRQs per vCPU"),
+        y=alt.Y(field="left_min", type="quantitative", title="vectors left"),
+        color=color,
+        strokeDash=alt.StrokeDash(field="mechanism", type="nominal", sort=_MECHANISMS, legend=None),
+        tooltip=_tips(tip),
+    )
+    left = _mechanism_lines(_frame(full), left_base, "vectors left on the fullest vCPU").properties(
+        width=280, height=220
     )
     if selected is not None:
         rule = (
@@ -256,22 +292,20 @@ def load_curves(
         left = left + rule
     if band is None:
         return alt.hconcat(left, title=title)
-    zoom = (
-        alt.Chart(_frame(band), title="vCPUs that cannot go offline (zoom)")
-        .mark_line(interpolate="step-after")
-        .encode(
-            x=alt.X(
-                field="load_per_cpu",
-                type="quantitative",
-                title="device IRQs per vCPU",
-                scale=alt.Scale(zero=False),
-            ),
-            y=alt.Y(field="offline_refused", type="quantitative", title="vCPUs refused"),
-            color=color,
-            tooltip=_tips(tip),
-        )
-        .properties(width=280, height=220)
+    zoom_base = alt.Chart().encode(
+        x=alt.X(
+            field="load_per_cpu",
+            type="quantitative",
+            title="device IRQs per vCPU",
+            scale=alt.Scale(zero=False),
+        ),
+        y=alt.Y(field="offline_refused", type="quantitative", title="vCPUs refused"),
+        color=color,
+        tooltip=_tips(tip),
     )
+    zoom = _mechanism_lines(
+        _frame(band), zoom_base, "vCPUs that cannot go offline (zoom)", interpolate="step-after"
+    ).properties(width=280, height=220)
     return alt.hconcat(left, zoom, title=title)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from tdxlib.argument import claims
-from tdxlib.errors import ValidationError
+from tdxlib.errors import CpuOfflineUnsupported, ValidationError
 
 __all__ = ["NOTEBOOK_CLAIMS", "PARAM_ROUTES", "claims_for", "claims_view"]
 
@@ -71,21 +71,25 @@ def _routed(
 
 
 def claims_view(notebook: str, **params: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(the notebook's ledger at the checks' defaults, a table to show it with).
+    """(the notebook's ledger at the checks' defaults and by era, a table to show it with).
 
     Each check that takes one of ``params`` with a value other than its default is run again with
     it; the table then adds ``verdict here`` and ``evidence here`` columns (the notebook's
     parameters; unchanged checks say so). The first frame is what the notebook records.
     """
     ledger = claims_for(notebook)
-    table = ledger[["id", "author", "verdict", "evidence"]].copy()
+    table = ledger[["id", "author", "verdict", "depends_on", "evidence"]].copy()
     here_v, here_e, changed = [], [], False
     for cid, verdict in zip(ledger["id"], ledger["verdict"], strict=True):
         mine = _routed(notebook, cid, params, claims.check.parameters(cid))
         if mine:
-            v = claims.check(cid, **mine)
-            here_v.append(v.verdict)
-            here_e.append(v.evidence)
+            try:
+                v = claims.check(cid, **mine)
+                here_v.append(v.verdict)
+                here_e.append(v.evidence)
+            except CpuOfflineUnsupported as exc:  # the notebook's kernel cannot offline CPUs
+                here_v.append("moot")
+                here_e.append(f"Moot on {exc.kernel}: no CPU can go offline in its TDs ({exc.reason}).")
             changed = True
         else:
             here_v.append(verdict)

@@ -1,5 +1,6 @@
 """Notebook 01, the question: a few GetQuote round trips as a timeline, the SetupEventNotifyInterrupt
-range check, the thread's claims by date, and the whole ledger's key numbers."""
+range check, the thread's claims by date, and the whole ledger by era (a verdict per kernel profile)
+with its key numbers."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pandas as pd
 
 from tdxlib.cache import memo
 from tdxlib.data import data_path, load_yaml
+from tdxlib.kernel.profile import DEFAULT_KERNEL
 from tdxlib.tdx import ghci
 from tdxlib.workbook import figures
 from tdxlib.workbook.panel import Panel, View, make_panel
@@ -20,6 +22,8 @@ __all__ = [
     "MECHANISM_KINDS",
     "WALKTHROUGH_CPUS",
     "QuestionParams",
+    "era_frame",
+    "era_table",
     "mechanism_run",
     "question_metrics",
     "question_panel",
@@ -50,6 +54,7 @@ def mechanism_run(
     strategy: str = "system-vector",
     vmm: str = "qemu-10.1",
     *,
+    kernel: str = DEFAULT_KERNEL,
     cpus: int = WALKTHROUGH_CPUS,
     quotes: int = 3,
     seed: int = 0,
@@ -57,7 +62,13 @@ def mechanism_run(
 ) -> pd.DataFrame:
     """Events of a few GetQuote round trips (closed loop) as a tidy frame, for the walk-through timeline."""
     key = scenario_key(
-        cpus=cpus, strategy=strategy_spec(strategy), vmm=vmm, quotes=quotes, seed=seed, service_ms=service_ms
+        kernel=kernel,
+        cpus=cpus,
+        strategy=strategy_spec(strategy),
+        vmm=vmm,
+        quotes=quotes,
+        seed=seed,
+        service_ms=service_ms,
     )
     out = _round_trips(key)
     out["strategy"] = strategy
@@ -100,21 +111,42 @@ def thread_frame() -> pd.DataFrame:
 
 
 def question_metrics(ledger: pd.DataFrame, events: pd.DataFrame) -> dict[str, Any]:
-    """Key numbers of notebook 01: the ledger's verdict counts and the quotes the walk-through returned."""
+    """Key numbers of notebook 01: the ledger's overall verdict counts, how many claims are moot on some
+    kernel of the story, and the quotes the walk-through returned."""
     counts = ledger["verdict"].value_counts()
     return {
         "claims": len(ledger),
         "claims_holding": int(counts.get("holds", 0)),
         "claims_failing": int(counts.get("fails", 0)),
         "claims_depending": int(counts.get("depends", 0)),
+        "claims_moot_on_some_kernel": int(sum("moot" in eras.values() for eras in ledger["eras"])),
         "walkthrough_quotes_returned": int((events["kind"] == "quote_done").sum()),
     }
+
+
+def era_table(ledger: pd.DataFrame) -> pd.DataFrame:
+    """The claims by era: a column per kernel profile of the ledger, the overall verdict and what it
+    depends on (the ledger's ``eras`` and ``depends_on``)."""
+    rows = [
+        {"id": r["id"], **r["eras"], "overall": r["verdict"], "depends on": r["depends_on"]}
+        for _, r in ledger.iterrows()
+    ]
+    return pd.DataFrame(rows)
+
+
+def era_frame(ledger: pd.DataFrame) -> pd.DataFrame:
+    """The ledger's era verdicts in long form (id, kernel, verdict), overall last, for the era grid."""
+    rows = []
+    for _, r in ledger.iterrows():
+        rows += [{"id": r["id"], "kernel": k, "verdict": v} for k, v in r["eras"].items()]
+        rows.append({"id": r["id"], "kernel": "overall", "verdict": r["verdict"]})
+    return pd.DataFrame(rows, columns=["id", "kernel", "verdict"])
 
 
 def question_view(p: QuestionParams | None = None) -> View:
     """01: a few GetQuote round trips of one strategy on one VMM profile, as a timeline."""
     p = p or QuestionParams()
-    events = mechanism_run(p.strategy, p.vmm, quotes=p.quotes, seed=p.seed)
+    events = mechanism_run(p.strategy, p.vmm, kernel=p.kernel, quotes=p.quotes, seed=p.seed)
     done = int((events["kind"] == "quote_done").sum())
     lost = int(events["kind"].isin(["spurious"]).sum())
     injected = int((events["kind"] == "inject").sum())
@@ -122,11 +154,13 @@ def question_view(p: QuestionParams | None = None) -> View:
         f"{p.strategy} on {p.vmm}: {done} of {p.quotes} quotes returned; {injected} interrupts injected, "
         f"{lost} found no handler"
     )
-    title = f"GetQuote round trips: {p.strategy} guest, {p.vmm} VMM"
+    title = f"GetQuote round trips: {p.strategy} guest on {p.kernel}, {p.vmm} VMM"
     return View(p, events, figures.mechanism_timeline(events, title), caption)
 
 
 def question_panel(p: QuestionParams | None = None) -> Panel:
     """01: pick a strategy and a VMM profile; the GetQuote round trips are redrawn."""
     p = p or QuestionParams()
-    return make_panel("One GetQuote, step by step", p, question_view, ("strategy", "vmm", "quotes", "seed"))
+    return make_panel(
+        "One GetQuote, step by step", p, question_view, ("kernel", "strategy", "vmm", "quotes", "seed")
+    )

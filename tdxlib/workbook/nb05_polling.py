@@ -1,6 +1,9 @@
-"""Notebook 05, polling: how long msleep() really sleeps, quote latency and wake-ups against the poll
-interval per HZ with interrupts as the reference, guests facing a VMM that never answers, and the
-interactive latency chart."""
+"""Notebook 05, polling: the guest kernel profile it runs on, how long msleep() really sleeps, quote
+latency and wake-ups against the poll interval per HZ with interrupts as the reference (HZ 250 and
+1000 side by side), guests facing a VMM that never answers, and the interactive latency chart.
+
+Every run is the kernel profile's (its msleep semantics) in the v8 patch's IDT (the interrupt
+reference is the v8 system vector); ``hz_values`` override the profile's HZ."""
 
 from __future__ import annotations
 
@@ -13,7 +16,9 @@ import pandas as pd
 from tdxlib.cache import memo
 from tdxlib.errors import ValidationError
 from tdxlib.kernel.jiffies import max_sleep_ms, min_sleep_ms
+from tdxlib.kernel.profile import load_kernel
 from tdxlib.sim import Metrics
+from tdxlib.tdx.guest import DEFAULT_LAYOUT
 from tdxlib.workbook import figures
 from tdxlib.workbook.ledgers import claims_view
 from tdxlib.workbook.panel import Panel, View, make_panel
@@ -25,7 +30,9 @@ __all__ = [
     "POLL_INTERVALS",
     "STUCK_GUESTS",
     "PollingParams",
+    "hz_side_by_side",
     "interrupt_reference",
+    "kernel_header",
     "poll_metric_key",
     "polling_claims",
     "polling_cost",
@@ -41,7 +48,8 @@ __all__ = [
 def sleep_table(
     intervals_ms: Sequence[int] = (1, 5, 1000), hz_values: Sequence[int] = (100, 250, 1000)
 ) -> pd.DataFrame:
-    """How long ``msleep_interruptible(ms)`` really sleeps at each HZ (before and since Linux 6.13)."""
+    """How long ``msleep_interruptible(ms)`` really sleeps at each HZ (before Linux 6.12, with the extra
+    jiffy, and since: ``_6_12`` columns)."""
     rows = []
     for ms in intervals_ms:
         for hz in hz_values:
@@ -51,8 +59,8 @@ def sleep_table(
                     "hz": int(hz),
                     "sleep_min_ms": min_sleep_ms(int(ms), int(hz)),
                     "sleep_max_ms": max_sleep_ms(int(ms), int(hz)),
-                    "sleep_min_ms_6_13": min_sleep_ms(int(ms), int(hz), extra_jiffy=False),
-                    "sleep_max_ms_6_13": max_sleep_ms(int(ms), int(hz), extra_jiffy=False),
+                    "sleep_min_ms_6_12": min_sleep_ms(int(ms), int(hz), extra_jiffy=False),
+                    "sleep_max_ms_6_12": max_sleep_ms(int(ms), int(hz), extra_jiffy=False),
                 }
             )
     return pd.DataFrame(rows)
@@ -85,25 +93,29 @@ def polling_sweep(
     intervals_ms: Sequence[int] = (1, 5, 10, 50, 100, 250, 1000),
     hz_values: Sequence[int] = (100, 250, 1000),
     *,
+    kernel: str = PollingParams().kernel,
     vmm: str = "qemu-10.1",
     quotes: int = 50,
     seed: int = 0,
     service_ms: float | None = None,
-    extra_jiffy: bool = True,
+    extra_jiffy: bool | None = None,
     timeout_s: float = 30.0,
     cpus: int = 2,
 ) -> pd.DataFrame:
-    """Poll interval × HZ: quote latency and wake-ups (closed loop, the merged driver's one-at-a-time)."""
+    """Poll interval × HZ on ``kernel``: quote latency and wake-ups (closed loop, the merged driver's
+    one-at-a-time); ``extra_jiffy`` overrides the kernel's msleep (None: the kernel's)."""
     rows = []
     for hz in hz_values:
         for iv in intervals_ms:
             spec = strategy_spec("polling", interval_ms=int(iv), timeout_s=float(timeout_s))
             key = scenario_key(
+                kernel=kernel,
+                layout=DEFAULT_LAYOUT,
                 cpus=cpus,
                 strategy=spec,
                 vmm=vmm,
                 hz=int(hz),
-                extra_jiffy=bool(extra_jiffy),
+                extra_jiffy=extra_jiffy,
                 quotes=quotes,
                 seed=seed,
                 service_ms=service_ms,
@@ -116,6 +128,7 @@ def polling_sweep(
 def interrupt_reference(
     strategies: Sequence[str] = ("system-vector", "caller-vcpu"),
     *,
+    kernel: str = PollingParams().kernel,
     vmm: str = "qemu-10.1",
     quotes: int = 50,
     seed: int = 0,
@@ -126,6 +139,8 @@ def interrupt_reference(
     rows = []
     for strat in strategies:
         key = scenario_key(
+            kernel=kernel,
+            layout=DEFAULT_LAYOUT,
             cpus=cpus,
             strategy=strategy_spec(strat),
             vmm=vmm,
@@ -173,13 +188,18 @@ STUCK_GUESTS: tuple[tuple[str, dict[str, Any]], ...] = (
 
 
 def stuck_frame(
-    vmms: Sequence[str] = ("never-injects", "qgs-never-answers"), quotes: int = 3, seed: int = 0
+    vmms: Sequence[str] = ("never-injects", "qgs-never-answers"),
+    quotes: int = 3,
+    seed: int = 0,
+    kernel: str = PollingParams().kernel,
 ) -> pd.DataFrame:
     """Guest designs × a VMM that never injects / a quote service that never answers: who returns?"""
     rows = []
     for vmm in vmms:
         for label, spec in STUCK_GUESTS:
-            key = scenario_key(cpus=2, strategy=spec, vmm=vmm, quotes=quotes, seed=seed)
+            key = scenario_key(
+                kernel=kernel, layout=DEFAULT_LAYOUT, cpus=2, strategy=spec, vmm=vmm, quotes=quotes, seed=seed
+            )
             m = metrics_cached(key)
             rows.append(
                 {
@@ -213,6 +233,56 @@ def polling_cost(sweep: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
+def kernel_header(p: PollingParams) -> str:
+    """The notebook's header line (Markdown): the kernel profile, the facts polling depends on with how
+    sure they are, and the HZ values swept instead of the profile's."""
+    k = load_kernel(p.kernel)
+    hz, jiffy, drv = k.hz, k.msleep_extra_jiffy, k.quote_driver
+    msleep = "adds the historical extra jiffy" if jiffy.value else "sleeps without the extra jiffy (6.12+)"
+    driver = (
+        f"{(drv.buf_size or 0) // 1024} KiB buffer, {drv.poll_ms} ms polls, {drv.timeout_s or 0:g} s timeout"
+        if drv.value == "polling"
+        else f"{drv.value} (the poller modelled is the 6.7 driver's)"
+    )
+    swept = ", ".join(str(h) for h in p.hz_values)
+    return (
+        f"**Guest kernel profile: `{k.name}`** — {k.title}. HZ {hz.value} ({hz.status}); msleep() {msleep} "
+        f"({jiffy.status}); GetQuote driver: {driver} ({drv.status}). The runs below sweep HZ over {swept} "
+        "with this kernel's msleep(); the interrupt reference is the v8 system vector."
+    )
+
+
+def hz_side_by_side(p: PollingParams | None = None, hz_pair: Sequence[int] = (250, 1000)) -> pd.DataFrame:
+    """The polling trade-off at two HZ side by side (default 250, the Kconfig default, and 1000, what
+    RHEL and SUSE build): per poll interval the mean latency, its excess over the best interrupt
+    delivery, and the wasted wake-ups per quote, one column group per HZ."""
+    p = p or PollingParams()
+    sweep = polling_sweep(
+        list(p.poll_intervals_ms),
+        list(hz_pair),
+        kernel=p.kernel,
+        vmm=p.vmm,
+        quotes=p.quotes,
+        seed=p.seed,
+        service_ms=p.service,
+    )
+    ref = interrupt_reference(kernel=p.kernel, vmm=p.vmm, quotes=p.quotes, seed=p.seed, service_ms=p.service)
+    done = ref[ref["completed"] > 0]
+    best = float(done["latency_mean_ms"].min()) if len(done) else math.nan
+    sweep = sweep.assign(extra_mean_ms=sweep["latency_mean_ms"] - best)
+    cols = {
+        "latency_mean_ms": "mean ms",
+        "extra_mean_ms": "+ms vs interrupt",
+        "wasted_wakeups_per_quote": "wasted wake-ups/quote",
+    }
+    wide = sweep.pivot(index="poll_ms", columns="hz", values=list(cols))
+    wide = wide.swaplevel(axis=1).sort_index(axis=1, level=0, sort_remaining=False)
+    pairs: list[Any] = wide.columns.to_list()  # (hz, column) pairs
+    wide.columns = pd.MultiIndex.from_tuples([(f"HZ {pair[0]}", cols[str(pair[1])]) for pair in pairs])
+    ordered = [(f"HZ {hz}", c) for hz in hz_pair for c in cols.values()]
+    return wide[ordered]
+
+
 # --------------------------------------------------------------------------------------------------
 # The notebook's view, panel and claims
 # --------------------------------------------------------------------------------------------------
@@ -224,13 +294,13 @@ def polling_view(p: PollingParams | None = None) -> View:
     sweep = polling_sweep(
         list(p.poll_intervals_ms),
         list(p.hz_values),
+        kernel=p.kernel,
         vmm=p.vmm,
         quotes=p.quotes,
         seed=p.seed,
         service_ms=p.service,
-        extra_jiffy=p.extra_jiffy,
     )
-    ref = interrupt_reference(vmm=p.vmm, quotes=p.quotes, seed=p.seed, service_ms=p.service)
+    ref = interrupt_reference(kernel=p.kernel, vmm=p.vmm, quotes=p.quotes, seed=p.seed, service_ms=p.service)
     ref_done = ref[ref["completed"] > 0]
     if len(ref_done):
         best = ref_done["latency_mean_ms"].min()
@@ -241,18 +311,18 @@ def polling_view(p: PollingParams | None = None) -> View:
         )
     else:
         caption = f"{p.vmm} injects no interrupt: polling is the only way to learn that the quote is ready"
-    title = f"Quote latency ({p.percentile}) against the poll interval, {p.vmm}"
+    title = f"Quote latency ({p.percentile}) against the poll interval, {p.vmm}, {p.kernel}"
     chart = figures.latency_chart(sweep, ref_done if len(ref_done) else None, title, p.percentile)
     return View(p, {"sweep": sweep, "reference": ref}, chart, caption)
 
 
 def polling_panel(p: PollingParams | None = None) -> Panel:
-    """05: VMM, HZ, the pre-6.13 extra jiffy, service time; latency against poll interval is redrawn."""
+    """05: kernel (its msleep), VMM, HZ, service time; latency against poll interval is redrawn."""
     p = p or PollingParams()
-    names = ("vmm", "hz_values", "extra_jiffy", "quotes", "service_ms", "seed", "percentile")
+    names = ("kernel", "vmm", "hz_values", "quotes", "service_ms", "seed", "percentile")
     return make_panel("Polling: latency and wake-ups", p, polling_view, names)
 
 
 def polling_claims(p: PollingParams) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The notebook's claims, re-run where its VMM (polling-sufficient only) and seed differ."""
-    return claims_view(p.NOTEBOOK, vmm=p.vmm, seed=p.seed)
+    """The notebook's claims, re-run where its kernel, VMM (polling-sufficient only) and seed differ."""
+    return claims_view(p.NOTEBOOK, kernel=p.kernel, vmm=p.vmm, seed=p.seed)

@@ -3,7 +3,8 @@ caption) and a :class:`Panel` whose ipywidgets controls are generated from the n
 model (type, range, choices and panel hints of :mod:`tdxlib.workbook.params`).
 
 Every change of a control validates the parameters with the model, re-runs the view and redraws its
-altair chart; the panel's first chart is the view's at the notebook's parameters, so a report shows
+altair chart in a :class:`~tdxlib.workbook.livechart.LiveChart` (the spec once, then only the data
+that changed); the panel's first chart is the view's at the notebook's parameters, so a report shows
 exactly the panel's starting figure. Panels are plain Python objects: tests drive them by setting
 ``panel.controls[name].value`` and read ``panel.result`` / ``panel.chart``, no browser needed.
 """
@@ -18,6 +19,7 @@ from typing import Any
 
 import altair as alt
 
+from tdxlib.workbook.livechart import LiveChart, adopt
 from tdxlib.workbook.param_model import FieldFacts, NotebookParams, facts
 
 __all__ = ["Panel", "View", "control", "make_panel"]
@@ -45,7 +47,8 @@ class Panel:
 
     ``params`` are the starting parameters (fields without a control keep their value);
     ``result``/``chart``/``caption`` hold the latest view; ``timings`` the last redraw's cost in ms
-    (``model``: the view function, ``chart``: the chart converted to its Vega-Lite spec and displayed).
+    (``model``: the view function, ``chart``: the chart converted to its Vega-Lite spec and sent to
+    the live chart). ``chart_widget`` is the live chart, ``widget`` the whole panel.
     Views and their specs are remembered per parameter model (the last :data:`MEMO` of them), so
     moving a control back redraws at once.
     """
@@ -65,11 +68,13 @@ class Panel:
 
     def __post_init__(self) -> None:
         w = _ipywidgets()
-        self.output = w.Output()
+        self.chart_widget = adopt(LiveChart())
         self.caption_html = w.HTML()
         boxes = list(self.controls.values())
         rows = [w.HBox(boxes[i : i + 3]) for i in range(0, len(boxes), 3)]
-        self.widget = w.VBox([w.HTML(f"<b>{self.title}</b>"), *rows, self.caption_html, self.output])
+        head = w.HTML(f"<b>{_escape(self.title)}</b>")
+        self.widget = w.VBox([head, *rows, self.caption_html, self.chart_widget])
+        self.widget.add_class("tdxlib-panel")
         for c in self.controls.values():
             c.observe(self._changed, names="value")
         self.redraw()
@@ -124,19 +129,7 @@ class Panel:
         self.timings = {"model": (t1 - t0) * 1000.0, "chart": (t2 - t1) * 1000.0, "total": (t2 - t0) * 1000.0}
 
     def _display(self, spec: dict[str, Any]) -> None:
-        # reason: IPython (0.2 s) loads only once a panel is drawn
-        from IPython import get_ipython
-        from IPython.display import clear_output, display
-
-        if get_ipython() is None:
-            return  # plain Python (tests, benchmarks): the spec is built, nothing to show it on
-        renderer = alt.renderers.get()
-        if renderer is None:  # pragma: no cover - altair always has an active renderer
-            return
-        bundle = renderer(spec)
-        with self.output:
-            clear_output(wait=True)
-            display(bundle, raw=True)
+        self.chart_widget.show(spec)
 
     def _ipython_display_(self) -> None:
         from IPython.display import display  # reason: called by IPython only, which has loaded it
@@ -156,6 +149,8 @@ def _escape(text: str) -> str:
 # Controls generated from the parameter model
 # --------------------------------------------------------------------------------------------------
 
+#: Most rows a multiple selection shows at once.
+_MULTI_ROWS = 10
 #: The smallest value of a log slider whose range starts at 0 (10**-2).
 _LOG_MIN_EXP = -2
 
@@ -215,7 +210,8 @@ def control(params: NotebookParams, name: str) -> Any:
         return w.Checkbox(value=bool(value), description=label)
     if f.is_list:
         options = list(dict.fromkeys([*value, *(f.choices or ())]))
-        return w.SelectMultiple(options=options, value=tuple(value), description=label)
+        rows = min(len(options), _MULTI_ROWS)  # every choice visible (ipywidgets shows 5)
+        return w.SelectMultiple(options=options, value=tuple(value), description=label, rows=rows)
     if f.choices is not None:
         options = list(dict.fromkeys([*f.choices, value]))
         if f.hints.get("widget") == "toggle":

@@ -270,6 +270,10 @@ class NotebookParams(BaseModel):
 
     #: The notebook's file stem, e.g. ``04_hotplug``.
     NOTEBOOK: ClassVar[str] = ""
+    #: The guest kernel profile of a notebook without a ``kernel`` parameter (None: it has one).
+    KERNEL: ClassVar[str | None] = None
+    #: Facts of the kernel profile every run of the notebook overrides (``Scenario`` field -> value).
+    KERNEL_OVERRIDES: ClassVar[Mapping[str, Any]] = {}
 
     def __init__(self, **values: Any) -> None:
         try:
@@ -304,6 +308,15 @@ class NotebookParams(BaseModel):
     def replace(self, **changes: Any) -> Self:
         """A copy with ``changes``, validated again."""
         return type(self)(**{**self.model_dump(), **changes})
+
+    def kernel_name(self) -> str | None:
+        """The guest kernel profile this notebook's models run on: its ``kernel`` parameter, or
+        :data:`KERNEL`; every report names it."""
+        return getattr(self, "kernel", None) or self.KERNEL
+
+    def kernel_overrides(self) -> dict[str, Any]:
+        """Facts of that profile the notebook's runs replace (e.g. ``{"layout": ...}``), for its header."""
+        return dict(self.KERNEL_OVERRIDES)
 
     def control_value(self, name: str) -> Any:
         """The value a widget control starts from (a subclass may resolve "empty = default")."""

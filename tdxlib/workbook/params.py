@@ -15,7 +15,10 @@ from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import Field, model_validator
 
+from tdxlib.argument.claims.support import HOTPLUG_KERNEL, POLLING_KERNEL
 from tdxlib.errors import ValidationError
+from tdxlib.kernel.profile import DEFAULT_KERNEL, kernel_names
+from tdxlib.tdx.guest import DEFAULT_LAYOUT
 from tdxlib.tdx.strategies import STRATEGY_NAMES, make_strategy
 from tdxlib.tdx.vmm import profile_names
 from tdxlib.workbook.param_model import Bool, Float, Int, NotebookParams, OneOf, Str, param
@@ -61,6 +64,7 @@ def _suite_names() -> list[str]:
 
 
 VmmName = Annotated[Str, OneOf(profile_names)]
+KernelName = Annotated[Str, OneOf(kernel_names)]
 StrategyName = Annotated[Str, OneOf(_strategy_names)]
 HotplugStrategy = Annotated[Str, OneOf(_hotplug_strategies)]
 _SEED_HELP = "seed of every random choice"
@@ -81,6 +85,7 @@ class QuestionParams(NotebookParams):
 
     NOTEBOOK: ClassVar[str] = "01_the_question"
 
+    kernel: KernelName = param(DEFAULT_KERNEL, "guest kernel profile of the walk-through (data/kernels)")
     strategy: StrategyName = param("system-vector", "guest notify strategy of the walk-through")
     vmm: VmmName = param("qemu-10.1", "VMM profile of the walk-through", label="VMM")
     quotes: Int = param(3, "GetQuote round trips in the walk-through", ge=1, le=20)
@@ -96,6 +101,7 @@ class BudgetParams(NotebookParams):
     """02_vector_budget: the vector budget of one guest, the CPU sweep and an optional capture."""
 
     NOTEBOOK: ClassVar[str] = "02_vector_budget"
+    KERNEL: ClassVar[str] = DEFAULT_KERNEL  # the budget compares the 5.19 layouts with and without v8
 
     cpus: Int = param(64, "vCPUs of the guest studied in detail", ge=1, le=8192, label="vCPUs", widget="pow2")
     device_irqs_per_cpu: Int = param(
@@ -163,6 +169,7 @@ class DeliveryParams(NotebookParams):
     """03_who_gets_the_interrupt: the strategy × VMM delivery matrix."""
 
     NOTEBOOK: ClassVar[str] = "03_who_gets_the_interrupt"
+    KERNEL: ClassVar[str] = DEFAULT_KERNEL
 
     cpus: Int = param(8, "vCPUs of the guest", ge=2, le=256, label="vCPUs", slider=(2, 64))
     quotes: Int = param(DELIVERY_QUOTES, "GetQuote requests per cell", ge=1, le=1000, slider=(1, 100))
@@ -206,7 +213,11 @@ class HotplugParams(NotebookParams):
     """04_hotplug: take the notify IRQ's CPU offline (and back) under a stream of quotes."""
 
     NOTEBOOK: ClassVar[str] = "04_hotplug"
+    KERNEL_OVERRIDES: ClassVar[dict[str, Any]] = {"layout": DEFAULT_LAYOUT}  # the designs' IDT
 
+    kernel: KernelName = param(
+        HOTPLUG_KERNEL, "guest kernel profile (data/kernels); its TDs must be able to offline CPUs (6.11+)"
+    )
     strategy: HotplugStrategy = param("caller-vcpu", "guest notify strategy")
     vmm: VmmName = param("qemu-10.1", "VMM profile", label="VMM")
     cpus: Int = param(4, "vCPUs of the guest", ge=2, le=64, label="vCPUs")
@@ -295,7 +306,11 @@ class PollingParams(NotebookParams):
     """05_polling: quote latency and wake-ups against the poll interval, per HZ."""
 
     NOTEBOOK: ClassVar[str] = "05_polling"
+    KERNEL_OVERRIDES: ClassVar[dict[str, Any]] = {"layout": DEFAULT_LAYOUT}  # the v8 interrupt reference
 
+    kernel: KernelName = param(
+        POLLING_KERNEL, "guest kernel profile (data/kernels): its msleep(); HZ is swept by hz_values"
+    )
     vmm: VmmName = param("qemu-10.1", "VMM profile serving the quotes", label="VMM")
     hz_values: tuple[Literal[100, 250, 300, 1000], ...] = param(
         (100, 250, 1000), "kernel HZ values compared", label="HZ"
@@ -303,9 +318,6 @@ class PollingParams(NotebookParams):
     poll_intervals_ms: tuple[PollInterval, ...] = param(
         POLL_INTERVALS,
         "poll intervals (ms): the 1 ms and 5 ms proposals, the merged 1 s, and between",
-    )
-    extra_jiffy: Bool = param(
-        True, "msleep() sleeps one extra jiffy (kernels before 6.13)", label="msleep +1 jiffy (< 6.13)"
     )
     quotes: Int = param(
         50, "GetQuote requests per point (closed loop, one at a time)", ge=5, le=1000, step=5, slider=(5, 200)
@@ -355,6 +367,20 @@ class ProposalsParams(NotebookParams):
     def suite_seeds(self) -> list[int] | None:
         """The seeds to evaluate with; None: the suite's own (the notebook's empty list)."""
         return list(self.seeds) or None
+
+    def kernel_name(self) -> str:
+        """The suite's guest kernel profile (data/proposals/meta/suites.yaml)."""
+        # reason: tdxlib.argument.proposals loads pandas; only a report header asks
+        from tdxlib.argument.proposals.suites import suite
+
+        return suite(self.suite).kernel
+
+    def kernel_overrides(self) -> dict[str, Any]:
+        """The proposal's own vector layout replaces the suite kernel's."""
+        # reason: tdxlib.argument.proposals loads pandas; only a report header asks
+        from tdxlib.argument.proposals.load import resolve
+
+        return {"layout": resolve(self.proposal).strategy.layout}
 
 
 #: Notebook stem -> its parameter model.

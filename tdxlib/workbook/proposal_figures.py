@@ -107,7 +107,8 @@ def comparison_grid(evaluation: pd.DataFrame, title: str) -> alt.LayerChart:
 
 def latency_points(evaluation: pd.DataFrame, title: str) -> alt.Chart:
     """Median and p99 latency of completed quotes per scenario and VMM (log scale; runs with no
-    completed quote are left out)."""
+    completed quote are left out). Each VMM has its own lane in a scenario's row, so equal latencies
+    of two VMMs do not hide one under the other."""
     _need(evaluation, ("scenario", "vmm", "latency_p50_ms", "latency_p99_ms"))
     long = evaluation.melt(
         id_vars=["scenario", "vmm"],
@@ -129,6 +130,7 @@ def latency_points(evaluation: pd.DataFrame, title: str) -> alt.Chart:
             y=alt.Y(
                 field="scenario", type="nominal", sort=list(dict.fromkeys(evaluation["scenario"])), title=None
             ),
+            yOffset=alt.YOffset(field="vmm", type="nominal"),
             color=alt.Color(field="vmm", type="nominal", title="VMM"),
             shape=alt.Shape(field="percentile", type="nominal"),
             tooltip=[

@@ -29,6 +29,12 @@ EXPECTED = {
     "polling-sufficient": "holds",
 }
 
+#: The verdict of every claim on each kernel of the story (linux-5.19-tdx-v8, linux-6.6, linux-6.12,
+#: linux-7.1), where it differs from EXPECTED everywhere: a TD of 5.19 + v8 or 6.6 cannot offline CPUs.
+ERAS = {"hotplug-needs-reregistration": ("moot", "moot", "holds", "holds")}
+#: The ledger's overall verdict (the golden summary pins it): one verdict on every era, else depends.
+OVERALL = {**EXPECTED, "hotplug-needs-reregistration": "depends"}
+
 
 def nums(table: pd.DataFrame, claim_id: str) -> dict[str, Any]:
     """The numbers of ``claim_id``'s row of a ledger."""

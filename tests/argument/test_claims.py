@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from claim_helpers import EXPECTED
+from claim_helpers import EXPECTED, OVERALL
 from paths import ROOT
 
 from tdxlib import data as datafiles
@@ -48,7 +48,16 @@ def table() -> pd.DataFrame:
 def test_ledger_has_every_claim_in_file_order(table: pd.DataFrame) -> None:
     ids = [c["id"] for c in yaml.safe_load(CLAIMS_YAML.read_text())["claims"]]
     assert list(table["id"]) == ids
-    assert list(table.columns[:5]) == ["id", "author", "claim", "verdict", "evidence"]
+    assert list(table.columns[:8]) == [
+        "id",
+        "author",
+        "claim",
+        "verdict",
+        "depends_on",
+        "eras",
+        "kernel",
+        "evidence",
+    ]
     assert set(table["verdict"]) <= set(VERDICTS)
     assert all(isinstance(e, str) and len(e.strip()) > 20 for e in table["evidence"])
     assert all(isinstance(f, str) and f.strip() for f in table["flips"])
@@ -56,7 +65,8 @@ def test_ledger_has_every_claim_in_file_order(table: pd.DataFrame) -> None:
 
 
 def test_verdicts_pinned(table: pd.DataFrame) -> None:
-    assert dict(zip(table["id"], table["verdict"], strict=True)) == EXPECTED
+    assert dict(zip(table["id"], table["verdict"], strict=True)) == OVERALL
+    assert {c: check(c).verdict for c in check_ids()} == EXPECTED  # each check at its own defaults
 
 
 def test_numbers_are_plain_json(table: pd.DataFrame) -> None:

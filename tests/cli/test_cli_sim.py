@@ -7,6 +7,7 @@ import json
 import pytest
 
 from tdxlib.cli import main
+from tdxlib.kernel.profile import kernel_names
 
 
 def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
@@ -114,3 +115,49 @@ def test_unknown_strategy_is_an_argparse_error(capsys):
         main(["sim", "--strategy", "psychic"])
     assert exc.value.code != 0
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_the_command_line_offers_exactly_the_registered_strategies() -> None:
+    """cli/sim names the strategies itself (its parser must not import numpy); the registry is the truth."""
+    from tdxlib.cli.sim import STRATEGIES
+    from tdxlib.tdx.strategies import STRATEGY_NAMES
+
+    assert tuple(STRATEGIES) == tuple(STRATEGY_NAMES)
+
+
+@pytest.mark.parametrize("kernel", kernel_names())
+def test_sim_runs_on_every_shipped_kernel_profile(capsys, kernel):
+    code, out, err = run_cli(
+        capsys, "--kernel", kernel, "--strategy", "polling", "--vmm", "qemu-10.1", "--quotes", "3"
+    )
+    assert code == 0, err
+    assert out.splitlines()[0].startswith(f"kernel     {kernel} (layout ")
+
+
+def test_sim_kernel_json_and_overrides(capsys):
+    code, out, _ = run_cli(capsys, "--kernel", "rhel-10", "--hz", "250", "--quotes", "2", "--format", "json")
+    data = json.loads(out)
+    assert code == 0 and data["scenario"]["kernel"] == "rhel-10" and data["scenario"]["hz"] == 250
+
+
+def test_sim_unknown_kernel_lists_the_known_ones(capsys):
+    code, _, err = run_cli(capsys, "--kernel", "linux-9.9", "--quotes", "1")
+    assert code == 1 and "linux-9.9" in err and "linux-6.12" in err and "ubuntu-24.04" in err
+
+
+def test_sim_hotplug_on_a_kernel_that_cannot_offline_says_so(capsys):
+    code, out, err = run_cli(capsys, "--hotplug-every", "1", "--duration", "3")
+    assert code == 1 and out == ""
+    assert "linux-5.19-tdx-v8 cannot offline CPUs" in err and "EOPNOTSUPP" in err
+    code, out, _ = run_cli(
+        capsys,
+        "--kernel",
+        "linux-6.12",
+        "--strategy",
+        "caller-vcpu",
+        "--hotplug-every",
+        "1",
+        "--duration",
+        "3",
+    )
+    assert code == 0 and "offline_ok" in out

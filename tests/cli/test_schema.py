@@ -22,7 +22,7 @@ def _shipped_yaml() -> list[Path]:
 
 def _kind_of(path: Path) -> list[str]:
     rel = path.relative_to(ROOT)
-    return [k.name for k in KINDS if any(rel.match(pattern) for pattern in k.files)]
+    return [k.name for k in KINDS if k.holds(rel)]
 
 
 @pytest.mark.parametrize("kind", KINDS, ids=[k.name for k in KINDS])

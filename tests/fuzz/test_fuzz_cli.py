@@ -136,6 +136,9 @@ def test_report_list_proposals_and_schema(folder: Path, data: st.DataObject) -> 
                 ["schema", "reports", "--out", str(fresh(folder, ".json")), "--force"],
                 ["schema", "vmm-profile", "--out", _yaml_file(folder, tree)],
                 ["report", "--jobs", data.draw(INTS), "--timeout", data.draw(NUMBERS), "--list"],
+                ["claims", "--kernel", data.draw(JUNK | st.just(_yaml_file(folder, tree))), "--only", "x"],
+                ["claims", "--only", data.draw(JUNK), "--format", data.draw(st.sampled_from(["md", "x"]))],
+                ["sim", "--kernel", _yaml_file(folder, tree), "--quotes", "1"],
             ]
         )
     )

@@ -20,6 +20,7 @@ from tdxlib.argument.proposals import check_proposal
 from tdxlib.cli.schema import KINDS, Kind
 from tdxlib.data import data_path, load_yaml
 from tdxlib.ingest import load_capture
+from tdxlib.kernel.profile import load_kernel
 from tdxlib.kernel.vectors import load_layout
 from tdxlib.report.config import load_config
 from tdxlib.sim import load_scenario
@@ -124,6 +125,11 @@ CASES: list[tuple[str, Callable[[], Any], Callable[[Path, Any], object]]] = [
         "claims",
         lambda: _shipped("claims", "claims.yaml"),
         lambda f, d: load_claims(_write_doc(f, d, "c.yaml")),
+    ),
+    (
+        "kernel-profile",
+        lambda: _shipped("kernels", "linux-6.12.yaml"),
+        lambda f, d: load_kernel(str(_write_doc(f, d, "linux-6.12.yaml"))).guest(),
     ),
     (
         "proposal",

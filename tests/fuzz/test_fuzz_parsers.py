@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from tdxlib.data import data_path, load_yaml_text
 from tdxlib.ingest.affinity import parse_affinity_table, parse_cpulist, parse_cpumask
+from tdxlib.ingest.dumpload import load_from_dump
 from tdxlib.ingest.estimate import estimate_load
-from tdxlib.ingest.load import load_from_dump
 from tdxlib.ingest.procinterrupts import parse_proc_interrupts
 from tdxlib.ingest.vectordump import parse_vector_dump
 from tdxlib.kernel.matrix import IrqMatrix, bitmap_parselist

@@ -35,7 +35,7 @@ def test_msecs_to_jiffies_rounds_up():
     assert jiffies_to_msecs(1, 300) == 4  # 3.33 ms rounded up
 
 
-def test_extra_jiffy_until_6_13():
+def test_extra_jiffy_until_6_12():
     assert msleep_timeout(1000, 250) == 251
     assert msleep_timeout(1000, 250, extra_jiffy=False) == 250
 
@@ -96,8 +96,8 @@ def test_short_and_long_sleeps(msecs, hz, lo, hi):
     assert max(samples) == pytest.approx(hi)
 
 
-def test_without_extra_jiffy_6_13():
-    # 1 ms at HZ=250 on 6.13+: 1 jiffy, level 0 rounding -> 2 jiffies after the call's jiffy: (4, 8]
+def test_without_extra_jiffy_6_12():
+    # 1 ms at HZ=250 on 6.12+: 1 jiffy, level 0 rounding -> 2 jiffies after the call's jiffy: (4, 8]
     assert min_sleep_ms(1, 250, extra_jiffy=False) == pytest.approx(4.0)
     assert max_sleep_ms(1, 250, extra_jiffy=False) == pytest.approx(8.0)
     assert wake_jiffy(0, 250, 10, extra_jiffy=False) == 10  # nothing to sleep

@@ -184,7 +184,11 @@ def test_charts_show_headless_and_live(monkeypatch: pytest.MonkeyPatch) -> None:
     import tdxlib.workbook.charts as charts
 
     shown: list[Any] = []
-    monkeypatch.setattr(IPython.display, "display", lambda obj, **kw: shown.append(copy.copy(obj)))
+
+    def fake_display(obj: Any, **kw: Any) -> None:  # a live chart is a widget: kept, not copied
+        shown.append(copy.copy(obj) if isinstance(obj, dict) else obj)
+
+    monkeypatch.setattr(IPython.display, "display", fake_display)
     chart = (
         charts.alt.Chart(pd.DataFrame({"a": [1, 2], "b": [3, 4]}), title="T").mark_line().encode(x="a", y="b")
     )
@@ -200,6 +204,7 @@ def test_charts_show_headless_and_live(monkeypatch: pytest.MonkeyPatch) -> None:
 
     charts.show(chart, interactive=True)
     assert shown[-1] is not None and not isinstance(shown[-1], dict)
+    assert type(shown[-1]).__name__ == "LiveChart" and shown[-1].signals == {"tdxlib_title": "T"}
 
     monkeypatch.setenv("TDXLIB_HEADLESS", "1")
     charts.set_interactive(None)

@@ -148,7 +148,8 @@ def test_noop_build_executes_nothing_and_rewrites_nothing(
     assert summary["runs"]["fx_report--big"]["parameters"] == {"cpus": 1024}
     assert summary["runs"]["fx_report--big"]["status"] == "ok"
     md = (out / "summary.md").read_text()
-    assert "| fx_report--big | cpus=1024 | ok |" in md
+    assert "| fx_report--big |  | cpus=1024 | ok |" in md  # a notebook without a model names no kernel
+    assert summary["runs"]["fx_report--big"]["kernel"] is None
     assert "seconds" not in md
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from kernels import V8_OFFLINING
 
 from tdxlib.sim import Scenario
 from tdxlib.tdx.strategies import DynamicIrq
@@ -17,6 +18,7 @@ HOTPLUG = Scenario(
     rate_per_s=8,
     requesters=3,
     quotes=120,
+    **V8_OFFLINING,
     hotplug_every_s=1.0,
     hotplug_cpus="notify",
     seed=7,

@@ -7,6 +7,7 @@ import json
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from kernels import V8_OFFLINING
 
 from tdxlib.sim import OUTCOMES, Scenario, run
 from tdxlib.tdx.strategies import SystemVector, make_strategy
@@ -33,6 +34,7 @@ def test_accounting_invariants(name, vmm, workload, seed):
         workload=workload,
         rate_per_s=3,
         quotes=30,
+        **V8_OFFLINING,
         hotplug=((2.0, 3, "offline"), (6.0, 3, "online"), (7.0, 1, "offline")),
         seed=seed,
     )
@@ -69,6 +71,7 @@ def test_every_injection_has_one_fate_in_the_event_frame():
         workload="open",
         rate_per_s=6,
         quotes=60,
+        **V8_OFFLINING,
         hotplug_every_s=0.8,
         seed=9,
     )

@@ -8,6 +8,7 @@ import pandas.testing as pdt
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from kernels import V8_OFFLINING
 
 from tdxlib import cache
 from tdxlib.errors import ValidationError
@@ -51,6 +52,7 @@ def test_metrics_only_run_has_the_same_metrics(name, vmm, workload, hotplug, see
         workload=workload,
         rate_per_s=6,
         quotes=25,
+        **V8_OFFLINING,
         hotplug_every_s=0.7 if hotplug else None,
         hotplug_cpus=hotplug or "random",
         seed=seed,
@@ -68,9 +70,10 @@ def test_metrics_only_run_has_the_same_metrics(name, vmm, workload, hotplug, see
 def test_runs_start_from_independent_copies_of_a_cached_guest(hotplug_scenario):
     sc = hotplug_scenario.replace(seed=3)
     first = run(sc, frames=False).metrics.to_dict()
-    key = (sc.cpus, sc.layout, sc.apic_ids, False, sc.device_irqs, sc.managed_queues)
+    kernel = sc.guest_kernel()
+    key = (sc.cpus, kernel, sc.apic_ids, False, sc.device_irqs, sc.managed_queues)
     template = booted_guest(*key)  # a copy of the cached guest the run copied too
-    fresh = TdGuest(sc.cpus, layout=sc.layout, device_irqs=sc.device_irqs)
+    fresh = TdGuest(sc.cpus, kernel=kernel, device_irqs=sc.device_irqs)
     assert template.describe() == fresh.describe()  # never touched by the runs that copied it
     assert template.matrix == fresh.matrix
     assert [(i.name, i.cpu, i.vector) for i in template.irqs] == [

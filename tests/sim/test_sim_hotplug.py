@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 import simpy
+from kernels import V8_OFFLINING
 
+from tdxlib.errors import CpuOfflineUnsupported
 from tdxlib.sim import Scenario, run
 from tdxlib.sim.hotplug import LossWindow
 from tdxlib.tdx.strategies import Polling, make_strategy
@@ -24,7 +26,13 @@ def test_hotplug_every_second_migrates_the_notify_irq(hotplug_scenario):
 
 def test_offline_refused_for_lack_of_vectors():
     sc = Scenario(
-        cpus=2, device_irqs=330, strategy=Polling(), vmm="qemu-10.1", quotes=3, hotplug=((0.5, 1, "offline"),)
+        cpus=2,
+        device_irqs=330,
+        strategy=Polling(),
+        vmm="qemu-10.1",
+        quotes=3,
+        hotplug=((0.5, 1, "offline"),),
+        **V8_OFFLINING,
     )
     m = run(sc).metrics
     assert m.offline_refused == 1 and m.offline_ok == 0
@@ -41,6 +49,7 @@ def test_a_cpu_list_is_cycled_and_explicit_events_are_kept():
         rate_per_s=2,
         quotes=None,
         duration_s=10.0,
+        **V8_OFFLINING,
         hotplug=((0.5, 6, "offline"), (0.7, 6, "offline"), (1.5, 6, "online")),
         hotplug_every_s=1.0,
         hotplug_cpus=(2, 5),
@@ -95,6 +104,7 @@ def test_loss_window_closes_when_the_irq_bounces_back_to_its_registered_place():
         rate_per_s=10,
         quotes=None,
         duration_s=12.0,
+        **V8_OFFLINING,
         hotplug_every_s=1.0,
         hotplug_cpus="notify",
         seed=4,
@@ -127,3 +137,17 @@ def test_loss_window_closes_when_the_irq_bounces_back_to_its_registered_place():
         assert any(a <= t <= b for a, b in away), f"a notification lost at {t} s outside {away}"
     delivered = ev[ev["kind"] == "irq_handled"]
     assert any(not any(a <= t <= b for a, b in away) for t in delivered["time_s"])
+
+
+def test_a_hotplug_scenario_on_a_kernel_that_cannot_offline_says_so_instead_of_running():
+    sc = Scenario(cpus=4, strategy="caller-vcpu", vmm="qemu-10.1", duration_s=5.0, hotplug_every_s=1.0)
+    assert sc.kernel == "linux-5.19-tdx-v8"
+    with pytest.raises(CpuOfflineUnsupported) as exc:
+        run(sc)
+    assert "linux-5.19-tdx-v8 cannot offline CPUs" in str(exc.value) and "EOPNOTSUPP" in str(exc.value)
+    assert "linux-6.12" in str(exc.value)  # what to run it on instead
+    explicit = sc.replace(hotplug_every_s=None, hotplug=((1.0, 2, "offline"),))
+    with pytest.raises(CpuOfflineUnsupported):
+        run(explicit, frames=False)
+    m = run(sc.replace(kernel="linux-6.12"), frames=False).metrics  # the same experiment where it exists
+    assert m.offline_ok >= 2 and m.online_events >= 2

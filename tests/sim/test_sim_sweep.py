@@ -7,6 +7,7 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 import pandas as pd
 import pandas.testing as pdt
 import pytest
+from kernels import V8_OFFLINING
 
 from tdxlib.errors import ValidationError
 from tdxlib.sim import Scenario, metrics_frame, sweep
@@ -21,6 +22,7 @@ def _small(n: int) -> list[Scenario]:
             strategy=make_strategy(names[i % 4], **({} if i % 4 == 2 else {"timeout_s": 5})),
             vmm="qemu-10.1",
             quotes=15,
+            **V8_OFFLINING,
             hotplug=((0.5, 1 + i % 3, "offline"), (2.0, 1 + i % 3, "online")),
             seed=i,
         )

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import errno
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tdxlib.errors import MatrixError, ValidationError
+from tdxlib.errors import CpuOfflineUnsupported, MatrixError, ValidationError
 from tdxlib.tdx import cpuhotplug, guest
 from tdxlib.tdx.guest import TdGuest
 
@@ -119,3 +122,26 @@ def test_an_affinity_without_room_is_broken_for_any_online_cpu():
 def test_the_guest_keeps_its_hotplug_names():
     assert guest.Migration is cpuhotplug.Migration and guest.OfflineResult is cpuhotplug.OfflineResult
     assert {"Migration", "OfflineResult"} <= set(guest.__all__)
+
+
+# ------------------------------------------------------------------------------ the kernel decides first
+
+
+def test_a_kernel_that_cannot_offline_refuses_with_eopnotsupp_and_changes_nothing() -> None:
+    g = TdGuest(4, kernel="linux-5.19-tdx-v8", device_irqs=8)
+    assert g.layout.name == "linux-5.19-tdx-v8" and not g.offlining.allowed
+    before = (g.matrix.copy(), [(i.cpu, i.vector) for i in g.irqs], dataclasses.replace(g.counters))
+    with pytest.raises(CpuOfflineUnsupported) as exc:
+        g.cpu_offline(1)
+    err = exc.value
+    assert err.errno == errno.EOPNOTSUPP and err.kernel == "linux-5.19-tdx-v8"
+    assert "CC_ATTR_HOTPLUG_DISABLED" in str(err) and "EOPNOTSUPP" in str(err)
+    assert g.is_online(1) and g.matrix == before[0] and g.counters == before[2]
+    assert [(i.cpu, i.vector) for i in g.irqs] == before[1]
+
+
+def test_a_kernel_with_a_v1_mailbox_offlines_and_a_guest_without_profile_too() -> None:
+    g = TdGuest(4, kernel="linux-6.12")
+    assert g.layout.name == "linux-6.12" and g.offlining.allowed and g.cpu_offline(1).ok
+    assert TdGuest(4).cpu_offline(1).ok  # the allocator model alone: no kernel says no
+    assert TdGuest(4, kernel="linux-6.12", layout="linux-5.19").layout.name == "linux-5.19"

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from kernels import V8_OFFLINING
 
 from tdxlib.errors import ValidationError
 from tdxlib.kernel.jiffies import JiffyClock, max_sleep_ms, min_sleep_ms
@@ -234,6 +235,7 @@ def _hotplug_run(reregister: bool, delay_ms: float = 2000.0):
         workload="open",
         rate_per_s=5,
         quotes=150,
+        **V8_OFFLINING,
         hotplug=((10.0, 3, "offline"), (40.0, 3, "online")),
         seed=9,
     )
@@ -294,6 +296,7 @@ def test_caller_vcpu_reregisters_from_new_cpu_after_hotplug():
         workload="open",
         rate_per_s=10,
         quotes=200,
+        **V8_OFFLINING,
         hotplug=((5.0, 5, "offline"),),
         seed=1,
     )
@@ -318,7 +321,7 @@ def test_quote_carries_vector_exposes_only_in_flight_requests():
     base = sim(**kw)
     assert base.metrics.lost_notifications == 0
     cpu = base.metrics.notify_setup_cpu
-    r = sim(**kw, hotplug=((5.0, cpu, "offline"),))
+    r = sim(**kw, hotplug=((5.0, cpu, "offline"),), **V8_OFFLINING)
     m = r.metrics
     called = r.quotes["issued_s"] + GW / 1000  # GetQuote time: the vector is read then
     in_flight_at_5s = int(((called < 5.0) & (called + 0.3 > 5.0)).sum())
@@ -457,6 +460,21 @@ def test_strategy_by_vmm_matrix(name, vmm):
     else:
         p = 7 / 8
         assert abs(m.lost_notifications - n * p) <= 4 * math.sqrt(n * p * (1 - p))
+
+
+def test_native_strategy_follows_the_kernels_getquote_driver():
+    from tdxlib.tdx.strategies import native_strategy
+
+    assert native_strategy("linux-5.19-tdx-v8") == {"name": "system-vector"}
+    assert native_strategy("linux-6.12") == {
+        "name": "polling",
+        "interval_ms": 1000,
+        "timeout_s": 30.0,
+        "status_check": False,
+    }
+    assert native_strategy("linux-7.1")["status_check"] is True  # -EIO on a failed quote since 7.1
+    assert native_strategy("linux-6.6") == {"name": "polling", "status_check": False}  # no driver: 6.7's
+    assert make_strategy(**native_strategy("linux-7.1")) == Polling()
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from kernels import V8_OFFLINING
 
 from tdxlib.sim import Scenario, run
 from tdxlib.tdx.strategies import STRATEGY_NAMES, make_strategy
@@ -23,6 +24,7 @@ def _hotplug_run(name: str) -> dict[str, int]:
         rate_per_s=4,
         quotes=None,
         duration_s=5.0,
+        **V8_OFFLINING,
         hotplug_every_s=1.0,
         hotplug_cpus="notify",
         seed=2,

@@ -58,9 +58,40 @@ def test_no_vector_registered_means_no_interrupt() -> None:
     v = vmm("qemu-10.1")
     v.get_quote(ghci.GetQuote(GPA, 4096), 1)
     assert v.notification(1, APICS, 0) is None
+
+
+def test_a_guest_reset_keeps_the_registration_as_qemu_does() -> None:
+    """QEMU clears the vector only in tdx_guest_init(); its 11.0 reset paths leave it (qemu-10.1 notes)."""
+    v = vmm("qemu-10.1")
     v.setup_event_notify_interrupt(ghci.SetupEventNotifyInterrupt(0x40), 1)
+    v.get_quote(ghci.GetQuote(GPA, 4096), 1)
     v.reset()
-    assert v.registered_vector is None and v.notification(1, APICS, 0) is None
+    assert (v.registered_vector, v.registered_apic_id, v.in_flight) == (0x40, 1, 0)
+    v.get_quote(ghci.GetQuote(GPA, 4096), 2)
+    assert v.notification(2, APICS, 0) == (0x40, 1)  # the previous boot's vector is injected
+    notes = load_profile("qemu-10.1").notes
+    assert "only in tdx_guest_init()" in notes and "do not clear it" in notes
+    assert "at start and guest reset" not in notes
+
+
+def test_kvm_validates_the_vector_before_it_exits_to_user_space() -> None:
+    """4580dbef5ce0: outside 32..255 -> INVALID_OPERAND without an exit; inside -> user space (none here)."""
+    profile = load_profile("kvm-6.16")
+    assert profile.validates_vector is True and "4580dbef5ce0" in profile.source
+    v = vmm("kvm-6.16")
+    low = v.setup_event_notify_interrupt(ghci.SetupEventNotifyInterrupt(0x10), 0)
+    assert low == ghci.TDVMCALL_STATUS_INVALID_OPERAND
+    ok = v.setup_event_notify_interrupt(ghci.SetupEventNotifyInterrupt(0x40), 0)
+    assert ok == ghci.TDVMCALL_STATUS_SUBFUNC_UNSUPPORTED and v.registered_vector is None
+
+
+def test_a_failed_qgs_connect_injects_unlike_a_missing_socket() -> None:
+    """tdx_quote_generator_connected() completes the request (status QGS_UNAVAILABLE) and so injects; only
+    the no-socket case answers at once without an interrupt."""
+    with_socket = " ".join(load_profile("qemu-10.1").notes.split())
+    assert "connect fails" in with_socket and "DOES inject" in with_socket and "43ba160cb4bb" in with_socket
+    no_socket = load_profile("qemu-10.1-no-qgs")
+    assert no_socket.quote_service is False and "connect fails" in " ".join(no_socket.notes.split())
 
 
 def test_kvm_without_user_space_notifier() -> None:

@@ -1,9 +1,9 @@
-"""The live (JupyterLab) renderer: vega-embed from one inlined bundle per kernel, nothing off the page."""
+"""Live charts: a widget (no HTML, no vega bundle in a cell's outputs); a page of its own draws offline."""
 
 from __future__ import annotations
 
+import json
 import subprocess
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pandas as pd
@@ -12,18 +12,7 @@ import pytest
 import tdxlib.workbook.charts as charts
 from tdxlib.report.browser import CHROMIUM_FLAGS, find_chromium
 
-_BUNDLE_MARK = "window.vegaEmbed="
-
-
-class _Refs(HTMLParser):
-    """Collects every src/href attribute of the page."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.refs: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.refs += [v or "" for k, v in attrs if k in ("src", "href")]
+_WIDGET = "application/vnd.jupyter.widget-view+json"
 
 
 def _spec(title: str = "T") -> dict[str, object]:
@@ -31,14 +20,11 @@ def _spec(title: str = "T") -> dict[str, object]:
     return charts.alt.Chart(df, title=title).mark_line().encode(x="x", y="y").to_dict()
 
 
-def test_bundle_is_inlined_once_per_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(charts, "_bundle_sent", False)
-    first = charts._live_renderer(_spec())["text/html"]
-    second = charts._live_renderer(_spec())["text/html"]
-    assert first.count(_BUNDLE_MARK) == 1 and second.count(_BUNDLE_MARK) == 0
-    refs = _Refs()
-    refs.feed(first + second)
-    assert refs.refs == []  # nothing loaded from anywhere: the bundle is inline
+def test_a_live_chart_output_is_a_widget_reference_not_its_code() -> None:
+    out = charts._live_renderer(_spec())
+    assert set(out) == {"text/plain", _WIDGET}
+    assert len(json.dumps(out)) < 500  # the model id: the vega bundle lives in the widget's front end
+    assert charts.LIVE_RENDERER in charts.alt.renderers.names()
 
 
 def test_spec_text_cannot_close_the_script_element() -> None:
@@ -48,9 +34,8 @@ def test_spec_text_cannot_close_the_script_element() -> None:
 
 @pytest.mark.browser
 @pytest.mark.skipif(find_chromium() is None, reason="needs Debian chromium")
-def test_two_live_charts_draw_offline_in_chromium(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(charts, "_bundle_sent", False)
-    outs = [charts._live_renderer(_spec(f"chart {i}"))["text/html"] for i in range(2)]
+def test_two_offline_charts_on_one_page_draw_in_chromium(tmp_path: Path) -> None:
+    outs = [charts.offline_html(_spec(f"chart {i}"), with_bundle=i == 0) for i in range(2)]
     page = tmp_path / "live.html"
     page.write_text("<html><body>" + "".join(outs) + "</body></html>")
     cmd = [

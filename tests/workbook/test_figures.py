@@ -8,8 +8,10 @@ from typing import Any
 import altair as alt
 import pandas as pd
 
-from tdxlib import workbook as wb
-from tdxlib.workbook import figures
+from tdxlib.workbook import figures, ledgers
+from tdxlib.workbook import nb01_question as nb01
+from tdxlib.workbook import nb02_budget as nb02
+from tdxlib.workbook import nb05_polling as nb05
 from tdxlib.workbook.nb04_hotplug import hotplug_run
 from tdxlib.workbook.params import HotplugParams
 
@@ -42,7 +44,7 @@ def _marks(spec: dict[str, Any]) -> list[str]:
 
 
 def test_vector_space_and_variants() -> None:
-    spec = _spec(figures.vector_spaces(wb.vector_space_frame(), "vectors"))
+    spec = _spec(figures.vector_spaces(nb02.vector_space_frame(), "vectors"))
     assert len(spec["hconcat"]) == 2
     rows = _datasets(spec)
     roles = {r["role"] for data in rows for r in data}
@@ -50,7 +52,7 @@ def test_vector_space_and_variants() -> None:
 
 
 def test_budget_lines_log_y_drops_zero_rows() -> None:
-    g = wb.growth_frame([1, 8, 64], 0)
+    g = nb02.growth_frame([1, 8, 64], 0)
     spec = _spec(figures.budget_lines(g, "taken", "taken", "t", log_y=True))
     (data,) = _datasets(spec)
     assert all(r["taken"] > 0 for r in data)
@@ -60,8 +62,8 @@ def test_budget_lines_log_y_drops_zero_rows() -> None:
 
 
 def test_load_curves_with_and_without_selection() -> None:
-    full = wb.load_frame(8, [0, 100, 200])
-    band = wb.band_frame(8, points=11)
+    full = nb02.load_frame(8, [0, 100, 200])
+    band = nb02.band_frame(8, points=11)
     spec = _spec(figures.load_curves(full, band, 4, "budget"))
     assert len(spec["hconcat"]) == 2
     assert "rule" in _marks(spec)
@@ -70,8 +72,8 @@ def test_load_curves_with_and_without_selection() -> None:
 
 
 def test_headroom_and_capture_bars() -> None:
-    _spec(figures.headroom_bars(wb.headroom_frame([8]), "h"))
-    ans = wb.capture_answer(wb.capture_names()[-1])
+    _spec(figures.headroom_bars(nb02.headroom_frame([8]), "h"))
+    ans = nb02.capture_answer(nb02.capture_names()[-1])
     assert ans is not None
     spec = _spec(figures.capture_bars(ans.per_cpu, "c"))
     (data,) = _datasets(spec)
@@ -104,8 +106,8 @@ def test_hotplug_timeline_shades_windows() -> None:
 
 
 def test_latency_chart_and_wakeups() -> None:
-    sweep = wb.polling_sweep((1, 1000), (250,), quotes=5)
-    ref = wb.interrupt_reference(quotes=5)
+    sweep = nb05.polling_sweep((1, 1000), (250,), quotes=5)
+    ref = nb05.interrupt_reference(quotes=5)
     spec = _spec(figures.latency_chart(sweep, ref, "lat", "p99"))
     assert _marks(spec) == ["line", "rule"]
     assert spec["layer"][0]["encoding"]["y"]["field"] == "latency_p99_ms"
@@ -116,7 +118,7 @@ def test_latency_chart_and_wakeups() -> None:
 
 
 def test_mechanism_timeline_names_the_setup_row() -> None:
-    spec = _spec(figures.mechanism_timeline(wb.mechanism_run(quotes=2), "m"))
+    spec = _spec(figures.mechanism_timeline(nb01.mechanism_run(quotes=2), "m"))
     (data,) = _datasets(spec)
     assert {r["quote"] for r in data} == {"setup", "quote 0", "quote 1"}
 
@@ -128,25 +130,43 @@ def test_verdict_table_colours_every_verdict() -> None:
     spec = _spec(figures.verdict_table(ledger, "claims"))
     assert spec["title"] == "claims"
     colour = spec["layer"][0]["encoding"]["color"]
-    assert colour["scale"]["domain"] == ["holds", "fails", "depends"]
+    assert colour["scale"]["domain"] == ["holds", "fails", "depends", "moot"]
+
+
+def test_era_grid_has_a_cell_per_claim_and_kernel_coloured_by_verdict() -> None:
+    from tdxlib.workbook.nb01_question import era_frame
+
+    ledger = pd.DataFrame(
+        {
+            "id": ["a", "b"],
+            "verdict": ["depends", "holds"],
+            "eras": [{"k1": "moot", "k2": "holds"}, {"k1": "holds", "k2": "holds"}],
+        }
+    )
+    frame = era_frame(ledger)
+    assert list(frame["kernel"]) == ["k1", "k2", "overall", "k1", "k2", "overall"]
+    spec = _spec(figures.era_grid(frame, "by era"))
+    assert spec["title"] == "by era" and [len(d) for d in _datasets(spec)] == [6]
+    assert spec["layer"][0]["encoding"]["color"]["scale"]["domain"] == ["holds", "fails", "depends", "moot"]
+    assert spec["layer"][0]["encoding"]["x"]["sort"] == ["k1", "k2", "overall"]
 
 
 def test_event_timeline_and_latency_lines_still_build() -> None:
     run = hotplug_run(HotplugParams(duration_s=5.0))
     _spec(figures.event_timeline(run.events, "events", kinds=["cpu_offline", "reregister"]))
-    sweep = wb.polling_sweep((1, 1000), (250,), quotes=5)
+    sweep = nb05.polling_sweep((1, 1000), (250,), quotes=5)
     _spec(figures.latency_lines(sweep, "lat"))
 
 
 def test_a_figure_renders_to_svg_offline() -> None:
     from tdxlib.workbook.charts import to_svg
 
-    svg = to_svg(figures.verdict_table(wb.claims_for("02_vector_budget")))
+    svg = to_svg(figures.verdict_table(ledgers.claims_for("02_vector_budget")))
     assert svg.lstrip().startswith("<svg") and "config-gated" in svg
 
 
 def test_capture_chart_of_a_large_machine_is_a_line_per_case() -> None:
-    ans = wb.capture_answer("constructed-8s-1024cpu", "linux-5.19-tdx-v8")
+    ans = nb02.capture_answer("constructed-8s-1024cpu", "linux-5.19-tdx-v8")
     assert ans is not None and len(ans.per_cpu) > 64
     spec = _spec(figures.capture_bars(ans.per_cpu, "c"))
     assert _marks(spec) == ["line"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 from _panels import check_panel_starts_from_the_view, title
 
 from tdxlib.argument import claims
@@ -60,3 +61,30 @@ def test_round_trips_are_memoised_a_copy_per_caller() -> None:
     again = nb.mechanism_run("dynamic", "ghci-1.0", quotes=2, seed=5)
     assert "changed by a caller" not in set(again["kind"]) and set(again["kind"]) <= set(nb.MECHANISM_KINDS)
     assert nb._round_trips.cache_info().hits > 0  # type: ignore[attr-defined]
+
+
+def test_era_table_has_a_column_per_kernel_and_the_overall_verdict():
+    ledger = claims.ledger(ids=["hotplug-needs-reregistration", "config-gated"])
+    table = nb.era_table(ledger)
+    assert list(table.columns) == [
+        "id",
+        "linux-5.19-tdx-v8",
+        "linux-6.6",
+        "linux-6.12",
+        "linux-7.1",
+        "overall",
+        "depends on",
+    ]
+    row = table.set_index("id").loc["hotplug-needs-reregistration"]
+    assert (row["linux-5.19-tdx-v8"], row["linux-6.12"], row["overall"]) == ("moot", "holds", "depends")
+    assert row["depends on"].startswith("moot where a TD cannot offline CPUs")
+    m = nb.question_metrics(ledger, pd.DataFrame({"kind": ["quote_done"]}))
+    assert m["claims_moot_on_some_kernel"] == 1 and m["claims_depending"] == 1
+
+
+def test_the_walkthrough_runs_on_the_chosen_kernel():
+    ev = nb.mechanism_run("polling", "qemu-10.1", kernel="linux-6.12", quotes=2)
+    assert (ev["kind"] == "quote_done").sum() == 2
+    assert "linux-6.12" in title(
+        nb.question_view(QuestionParams(kernel="linux-6.12", strategy="polling")).chart
+    )

@@ -85,6 +85,7 @@ def test_loss_windows_sum_to_the_simulated_loss_window() -> None:
             rate_per_s=5,
             quotes=None,
             duration_s=9.0,
+            kernel="linux-6.12",
             hotplug_every_s=1.0,
             hotplug_cpus="notify",
             seed=1,
@@ -167,3 +168,17 @@ def test_hotplug_panel_reregistration_and_errors() -> None:
     assert p.redraws == good and "online_at_s" in p.caption_html.value
     p.controls["online_at_s"].value = 0.0  # 0 = stays offline: accepted again
     assert p.error == "" and p.redraws == good + 1
+
+
+def test_the_caption_blames_the_offline_only_for_what_it_loses() -> None:
+    from tdxlib.workbook.nb04_hotplug import hotplug_caption, hotplug_view
+    from tdxlib.workbook.params import HotplugParams
+
+    never = hotplug_view(HotplugParams(vmm="never-injects"))  # every quote hangs, hotplug or not
+    assert "nothing lost to the offline" in never.caption and "loss window" not in never.caption
+    assert "without any hotplug, on never-injects: 0 notifications lost, 32 quotes hung" in never.caption
+    p = HotplugParams()
+    m = {"offlined_cpu": 1, "lost_notifications": 7, "hung": 3, "loss_window_ms": 12.0}
+    text = hotplug_caption(p, m, {"lost_notifications": 2, "hung": 0})
+    assert text.startswith("CPU 1 offline at 3 s: 5 notifications lost and 3 quotes hung by the offline")
+    assert "(loss window 12 ms)" in text and "2 notifications lost, 0 quotes hung" in text

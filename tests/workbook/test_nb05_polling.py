@@ -15,7 +15,7 @@ def test_sleep_table_matches_jiffies() -> None:
     df = nb.sleep_table((1, 1000), (100, 1000)).set_index(["poll_ms", "hz"])
     assert df.loc[(1, 100), "sleep_min_ms"] == min_sleep_ms(1, 100)
     assert df.loc[(1000, 1000), "sleep_max_ms"] == max_sleep_ms(1000, 1000)
-    assert (df["sleep_min_ms_6_13"] < df["sleep_min_ms"]).all()
+    assert (df["sleep_min_ms_6_12"] < df["sleep_min_ms"]).all()
 
 
 def test_polling_sweep_trades_latency_for_wakeups() -> None:
@@ -92,3 +92,39 @@ def test_sweep_rows_are_memoised_frozen_and_equal_fresh_runs() -> None:
     fresh: Metrics = metrics_of(key)
     assert again.loc[0, "wakeups"] == fresh.wakeups >= 0
     assert again.loc[0, "completed"] == fresh.completed
+
+
+def test_the_header_states_the_kernel_profile_and_how_sure_its_facts_are():
+    text = nb.kernel_header(PollingParams())
+    assert text.startswith("**Guest kernel profile: `linux-6.6`**")
+    assert "HZ 250 (verified)" in text and "extra jiffy" in text and "100, 250, 1000" in text
+    text = nb.kernel_header(PollingParams(kernel="ubuntu-24.04", hz_values=(250,)))
+    assert "HZ 250 (unverified)" in text and "8 KiB buffer, 1000 ms polls, 30 s timeout" in text
+
+
+def test_hz_250_and_1000_side_by_side():
+    p = PollingParams(quotes=10, poll_intervals_ms=(1, 1000))
+    wide = nb.hz_side_by_side(p)
+    assert list(wide.index) == [1, 1000]
+    assert [c[0] for c in wide.columns] == ["HZ 250"] * 3 + ["HZ 1000"] * 3
+    # a 1 ms poll wakes about four times as often at HZ 1000 as at HZ 250 (jiffies of 1 vs 4 ms)
+    w250, w1000 = (
+        wide.loc[1, ("HZ 250", "wasted wake-ups/quote")],
+        wide.loc[1, ("HZ 1000", "wasted wake-ups/quote")],
+    )
+    assert 2.5 < w1000 / w250 < 5
+    sweep = nb.polling_sweep([1, 1000], [250, 1000], quotes=10)
+    assert (
+        wide.loc[1000, ("HZ 1000", "mean ms")]
+        == sweep.set_index(["poll_ms", "hz"]).loc[(1000, 1000), "latency_mean_ms"]
+    )
+
+
+def test_the_kernels_msleep_reaches_the_sweep():
+    old = nb.polling_sweep([5], [250], quotes=10).iloc[0]
+    new = nb.polling_sweep([5], [250], quotes=10, kernel="linux-6.12").iloc[0]
+    assert new["latency_mean_ms"] < old["latency_mean_ms"]  # one jiffy less per sleep
+    assert (
+        nb.polling_sweep([5], [250], quotes=10, extra_jiffy=False).iloc[0]["latency_mean_ms"]
+        == new["latency_mean_ms"]
+    )

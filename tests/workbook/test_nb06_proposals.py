@@ -68,3 +68,30 @@ def test_explorer_follows_its_controls() -> None:
     assert "polling-only: Polling only" in ex.html.value
     assert ex.panel.error == ""
     assert set(ex.panel.result["proposal"]) == {"polling-only"}
+
+
+def test_the_annotated_proposal_fits_the_column() -> None:
+    from tdxlib.workbook.nb06_proposals import explorer
+
+    html = explorer().html.value
+    assert html.startswith("<style>") and '<div class="tdxlib-proposal">' in html
+    assert ".tdxlib-proposal{max-width:100%;overflow-x:auto" in html
+    assert "grid-template-columns:minmax(0,2fr) minmax(0,3fr)" in html  # the rows may shrink
+
+
+def test_prewarm_fills_the_evaluation_cache_in_the_background() -> None:
+    from tdxlib.workbook.nb06_proposals import _evaluation, cached_evaluation, prewarm
+
+    _evaluation.cache_clear()
+    prewarm([("must-inject", "quick"), ("no-such-proposal", "quick")]).join(timeout=120)
+    hits = _evaluation.cache_info().hits
+    cached_evaluation("must-inject", "quick")
+    assert _evaluation.cache_info().hits == hits + 1  # served from the cache, not evaluated again
+
+
+def test_prewarm_starts_after_the_shown_proposal_in_its_suite() -> None:
+    from tdxlib.workbook.nb06_proposals import _warm_order
+
+    order = _warm_order(["a", "b", "c"], "b", "default")
+    assert order[:2] == [("c", "default"), ("a", "default")]
+    assert ("b", "default") not in order and ("b", "quick") in order

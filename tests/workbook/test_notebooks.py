@@ -18,6 +18,7 @@ from tdxlib.report.params import cell_source, find_parameters_cell
 from tdxlib.report.records import collect_records
 from tdxlib.tdx.strategies import STRATEGY_NAMES
 from tdxlib.tdx.vmm import profile_names
+from tdxlib.workbook import launch
 
 NOTEBOOK_DIR = ROOT / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
@@ -64,7 +65,7 @@ def test_notebooks_in_git_carry_no_outputs(path: Path) -> None:
         if cell.cell_type == "code":
             assert cell.execution_count is None, f"{path.name} cell {i} has an execution count"
             assert cell.outputs == [], f"{path.name} cell {i} has outputs"
-    assert nb.metadata.get("kernelspec", {}).get("name") == KERNEL
+    assert nb.metadata.get("kernelspec", {}).get("name") == launch.KERNEL  # opens on it: no kernel to choose
     assert "widgets" not in nb.metadata
 
 
@@ -183,7 +184,7 @@ def test_notebook_executes_and_records_the_ledger_verdicts(
     expected = {i: reference_ledger[i] for i in recorded if i in reference_ledger}
     assert {i: v for i, v in recorded.items() if i in reference_ledger} == expected
     if path.stem in WORKBOOK:
-        from tdxlib.workbook import NOTEBOOK_CLAIMS
+        from tdxlib.workbook.ledgers import NOTEBOOK_CLAIMS
 
         assert metrics, f"{path.name} recorded no metrics"
         assert set(recorded) == set(NOTEBOOK_CLAIMS.get(path.stem, reference_ledger))

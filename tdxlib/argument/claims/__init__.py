@@ -4,11 +4,15 @@ Claims are data (``data/claims/claims.yaml``: id, author, date, message, source,
 Each id has one check, registered with ``@check.register("id")``: it runs the models (the
 simulator, the guest, the vector budget) with small seeded defaults and returns a :class:`Verdict` —
 ``holds``, ``fails`` or ``depends`` — with the deciding numbers and the conditions that flip it.
-Keyword parameters re-run a check elsewhere: ``check("notify-works", vmm="never-injects")``.
-:func:`ledger` puts them all in one pandas frame, in the order of the YAML file.
+Keyword parameters re-run a check elsewhere: ``check("notify-works", vmm="never-injects")``. A check
+that reads guest-kernel facts takes ``kernel`` and is run on each era's kernel (:mod:`.eras`): a claim
+can hold on one kernel and be moot on another. :func:`ledger` puts them all in one pandas frame, in the
+order of the YAML file, with the verdict per era and overall.
 
 =========================  =========================================================================
-:mod:`.registry`           claim records, the check registry, the ledger, the names of the numbers
+:mod:`.registry`           claim records, the check registry, the names of the numbers
+:mod:`.eras`               a claim on each kernel profile, and what its verdict depends on
+:mod:`.ledger`             every claim by era in one frame
 :mod:`.budget_checks`      the vector budget: system-vector-wasteful, config-gated
 :mod:`.delivery_checks`    who gets the interrupt: notify-works, any-cpu-needs-system-vector,
                            apic-id-enables-dynamic, caller-vcpu-rule-suffices, removal-fan-out,
@@ -26,9 +30,11 @@ from tdxlib.argument.claims import budget_checks as budget_checks
 from tdxlib.argument.claims import delivery_checks as delivery_checks
 from tdxlib.argument.claims import hotplug_checks as hotplug_checks
 from tdxlib.argument.claims import polling_checks as polling_checks
+from tdxlib.argument.claims.eras import Eras, EraVerdict, claim_eras, era_kernels
+from tdxlib.argument.claims.ledger import LEDGER_COLUMNS, ledger
 from tdxlib.argument.claims.registry import (
     CLAIM_FIELDS,
-    LEDGER_COLUMNS,
+    KERNEL_FACTS,
     VERDICTS,
     Claim,
     Finding,
@@ -39,20 +45,24 @@ from tdxlib.argument.claims.registry import (
     key,
     key_at,
     key_by,
-    ledger,
     load_claims,
 )
 
 __all__ = [
     "CLAIM_FIELDS",
+    "KERNEL_FACTS",
     "LEDGER_COLUMNS",
     "VERDICTS",
     "Claim",
+    "EraVerdict",
+    "Eras",
     "Finding",
     "Verdict",
     "check",
     "check_ids",
+    "claim_eras",
     "claims",
+    "era_kernels",
     "key",
     "key_at",
     "key_by",

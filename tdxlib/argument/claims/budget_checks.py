@@ -6,34 +6,31 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from tdxlib.argument.claims.registry import Finding, check, key, key_at
-from tdxlib.argument.claims.support import fmt_pct
+from tdxlib.argument.claims.support import HOTPLUG_KERNEL, fmt_pct
 from tdxlib.kernel.budget import budget, offline_limit
+from tdxlib.kernel.profile import load_kernel
 from tdxlib.kernel.vectors import layout_switches, load_layout
 
 __all__: list[str] = []  # checks are reached through tdxlib.argument.claims.check
 
 
-@check.register("system-vector-wasteful")
-def _wasteful(*, cpus: Sequence[int] = (8, 64, 512, 4096, 8192)) -> Finding:
-    """Vector budget of the system vector vs one dynamic vector as the machine grows."""
+@check.register("system-vector-wasteful", reads=("cpu_offline",))
+def _wasteful(*, kernel: str = HOTPLUG_KERNEL, cpus: Sequence[int] = (8, 64, 512, 4096, 8192)) -> Finding:
+    """Vector budget of the system vector vs one dynamic vector as the machine grows; near exhaustion it
+    refuses CPU offline earlier (moot on a kernel whose TDs cannot offline CPUs)."""
+    offlining = load_kernel(kernel).offlining
     numbers: dict[str, float | int] = {}
     onsets = []
     for n in cpus:
         bs, bd = budget("system-vector", n), budget("dynamic", n)
-        ls, ld = offline_limit("system-vector", n), offline_limit("dynamic", n)
-        at = ls + 1
-        rs, rd = budget("system-vector", n, at).offline_refused, budget("dynamic", n, at).offline_refused
-        onsets.append(at / bs.device_capacity)
         numbers |= {
             key_at("vectors_total_system_vector", n): bs.notify_vectors_total,
             key_at("vectors_total_dynamic", n): bd.notify_vectors_total,
             key_at("device_capacity_system_vector", n): bs.device_capacity,
             key_at("device_capacity_dynamic", n): bd.device_capacity,
-            key_at("offline_limit_system_vector", n): ls,
-            key_at("offline_limit_dynamic", n): ld,
-            key_at("offline_refused_system_vector", n): rs,
-            key_at("offline_refused_dynamic", n): rd,
         }
+        if offlining.allowed:
+            onsets.append(_offline_numbers(n, bs.device_capacity, numbers))
     big, small = max(cpus), min(cpus)
     sv_dv = budget("system-vector", small).device_vectors_per_cpu
     dyn_dv = budget("dynamic", small).device_vectors_per_cpu
@@ -42,34 +39,58 @@ def _wasteful(*, cpus: Sequence[int] = (8, 64, 512, 4096, 8192)) -> Finding:
         "device_vectors_per_cpu_system_vector": sv_dv,
         "device_vectors_per_cpu_dynamic": dyn_dv,
         "per_cpu_fraction": per_cpu,
-        "onset_load_fraction_min": min(onsets),
     }
+    if onsets:
+        numbers["onset_load_fraction_min"] = min(onsets)
     tot_sv, tot_dyn = (numbers[key_at(f"vectors_total_{d}", big)] for d in ("system_vector", "dynamic"))
     if tot_sv <= tot_dyn:
         verdict = "fails"
-    elif per_cpu >= 0.05 or min(onsets) < 0.5:
+    elif per_cpu >= 0.05 or (onsets and min(onsets) < 0.5):
         verdict = "holds"
     else:
         verdict = "depends"
-    lim_sv, lim_dyn = (
-        numbers[key_at("offline_limit_system_vector", small)],
-        numbers[key_at("offline_limit_dynamic", small)],
-    )
-    refused = numbers[key_at("offline_refused_system_vector", small)]
-    evidence = (
+    head = (
         f"The system vector takes {tot_sv} vectors on {big} CPUs (one per CPU) against {tot_dyn} for a "
-        f"dynamic IRQ, but per CPU it is 1 of {dyn_dv} device vectors ({fmt_pct(per_cpu)}, {sv_dv} left). It "
-        f"only shows near exhaustion: at {small} CPUs offlining is refused beyond {lim_sv} device IRQs "
-        f"({refused} CPUs refused at one more) where the dynamic design still allows it up to {lim_dyn}; the "
-        f"onset is at {fmt_pct(min(onsets))} of the vector capacity or more."
+        f"dynamic IRQ, but per CPU it is 1 of {dyn_dv} device vectors ({fmt_pct(per_cpu)}, {sv_dv} left)."
     )
+    if onsets:
+        lim_sv, lim_dyn = (
+            numbers[key_at("offline_limit_system_vector", small)],
+            numbers[key_at("offline_limit_dynamic", small)],
+        )
+        refused = numbers[key_at("offline_refused_system_vector", small)]
+        tail = (
+            f" It only shows near exhaustion: at {small} CPUs offlining is refused beyond {lim_sv} device "
+            f"IRQs ({refused} CPUs refused at one more) where the dynamic design still allows it up to "
+            f"{lim_dyn}; the onset is at {fmt_pct(min(onsets))} of the vector capacity or more."
+        )
+    else:
+        tail = (
+            " It only shows near exhaustion, where request_irq() fails with -ENOSPC one IRQ per CPU earlier; "
+            f"the CPU offline it would also refuse is moot on {kernel} ({offlining.reason})."
+        )
     flips = (
         "Holds outright for guests run near vector exhaustion (device load within ~1 IRQ per CPU of the "
         "offline limit: CPU offline refused, request_irq() -ENOSPC one IRQ per CPU earlier); a non-issue for "
         "TDs with light device load. The v8 layout also costs the vector on kernels not booted as TDs "
-        "(config-gated)."
+        "(config-gated). The offline refusal needs a kernel whose TDs can offline CPUs (6.11+)."
     )
-    return Finding(verdict, evidence, numbers, flips)
+    return Finding(verdict, head + tail, numbers, flips, "" if onsets else "its CPU-offline refusal")
+
+
+def _offline_numbers(n: int, capacity: int, numbers: dict[str, float | int]) -> float:
+    """Offline limits and refusals of both designs on ``n`` CPUs into ``numbers``; the onset load (as a
+    fraction of the system vector's device capacity) at which the system vector refuses an offline."""
+    ls, ld = offline_limit("system-vector", n), offline_limit("dynamic", n)
+    at = ls + 1
+    rs, rd = budget("system-vector", n, at).offline_refused, budget("dynamic", n, at).offline_refused
+    numbers |= {
+        key_at("offline_limit_system_vector", n): ls,
+        key_at("offline_limit_dynamic", n): ld,
+        key_at("offline_refused_system_vector", n): rs,
+        key_at("offline_refused_dynamic", n): rd,
+    }
+    return at / capacity
 
 
 @check.register("config-gated")

@@ -9,7 +9,9 @@ from typing import Any
 
 from tdxlib.argument.claims.registry import Finding, check, key, key_at
 from tdxlib.argument.claims.support import (
+    HOTPLUG_KERNEL,
     count_notified,
+    era_guest,
     fmt_pct,
     label,
     offline_target,
@@ -23,6 +25,7 @@ from tdxlib.argument.evidence import (
     placement_trials,
     spec_delta,
 )
+from tdxlib.errors import CpuOfflineUnsupported
 from tdxlib.sim import Scenario, run
 from tdxlib.tdx.strategies import CallerVcpu, DynamicIrq, QuoteCarriesVector, SystemVector
 from tdxlib.tdx.vmm import VmmProfile
@@ -164,9 +167,10 @@ def _apic_id(
     return Finding("holds" if ok else "fails", evidence, numbers, flips)
 
 
-@check.register("caller-vcpu-rule-suffices")
+@check.register("caller-vcpu-rule-suffices", reads=("cpu_offline",))
 def _caller_rule(
     *,
+    kernel: str = HOTPLUG_KERNEL,
     vmm: str | VmmProfile | Sequence[str | VmmProfile] = ("ghci-1.5-caller", "qemu-10.1"),
     cpus: int = 8,
     quotes: int = 400,
@@ -176,8 +180,10 @@ def _caller_rule(
     offline_at_s: float = 10.0,
     seed: int = 0,
 ) -> Finding:
-    """CallerVcpu: no loss, one vector, no new argument; hotplug without re-registration breaks it."""
+    """CallerVcpu: no loss, one vector, no new argument; hotplug without re-registration breaks it (a
+    caveat that is moot on a kernel whose TDs cannot offline CPUs; ``hotplug=True`` there is moot)."""
     strat = CallerVcpu(reregister=reregister)
+    guest = era_guest(kernel)
     delta = spec_delta(strat, cpus=cpus)
     numbers: dict[str, float | int] = {
         "new_arguments": delta.n_new_arguments,
@@ -190,7 +196,9 @@ def _caller_rule(
         kw: dict[str, Any] = {}
         if hotplug:
             kw["hotplug"] = ((offline_at_s, offline_target(strat, v, cpus), "offline"),)
-        m = open_run(strat, v, cpus=cpus, rate_per_s=rate_per_s, seed=seed, quotes=quotes, **kw).metrics
+        m = open_run(
+            strat, v, cpus=cpus, rate_per_s=rate_per_s, seed=seed, quotes=quotes, **kw, **guest
+        ).metrics
         name = label(v)
         numbers |= {
             key("injected", name): m.notifications_injected,
@@ -200,25 +208,55 @@ def _caller_rule(
         ok = ok and m.lost_notifications == 0 and m.notifications_injected == m.quotes_issued > 0
         ok = ok and m.vectors_total == 1
         parts.append(f"{name} {count_notified(m)}/{m.quotes_issued} notified, {m.vectors_total} vector")
-    # what hotplug without re-registration would do (first VMM)
-    bad = CallerVcpu(reregister=False)
-    hp = ((offline_at_s, offline_target(bad, vmms[0], cpus), "offline"),)
-    r = open_run(
-        bad, vmms[0], cpus=cpus, rate_per_s=rate_per_s, seed=seed, quotes=quotes, hotplug=hp, frames=True
-    )
-    later = count_events(r.events, "inject", after=offline_at_s)
-    numbers |= {"lost_hotplug_no_reregister": r.metrics.lost_notifications, "injected_after_offline": later}
     evidence = (
         f"One IRQ on one CPU, SetupEventNotifyInterrupt called from that CPU with no APIC argument"
         f"{' (target CPU offlined at ' + format(offline_at_s, 'g') + ' s)' if hotplug else ''}: "
         f"{'; '.join(parts)}; {delta.n_new_arguments} new arguments, {delta.n_new_leaves} new leaves."
     )
+    caveat = _hotplug_caveat(vmms[0], kernel, cpus, rate_per_s, seed, quotes, offline_at_s, numbers)
     flips = (
-        f"Flips under CPU hotplug without re-registration: offlining the IRQ's CPU at {offline_at_s:g} s "
-        f"lost {r.metrics.lost_notifications} of the {later} notifications injected after it; it also needs "
-        "the VMM to record the caller at call time (QEMU does) — a VMM injecting elsewhere loses ~(n-1)/n."
+        f"{caveat}; it also needs the VMM to record the caller at call time (QEMU does) — a VMM injecting "
+        "elsewhere loses ~(n-1)/n."
     )
-    return Finding("holds" if ok else "fails", evidence, numbers, flips)
+    moot = "its hotplug caveat" if caveat.startswith("Its hotplug caveat is moot") else ""
+    return Finding("holds" if ok else "fails", evidence, numbers, flips, moot)
+
+
+def _hotplug_caveat(
+    vmm: str | VmmProfile,
+    kernel: str,
+    cpus: int,
+    rate_per_s: float,
+    seed: int,
+    quotes: int,
+    offline_at_s: float,
+    numbers: dict[str, float | int],
+) -> str:
+    """What hotplug without re-registration does to the caller rule on ``kernel`` (moot where no CPU
+    can go offline); adds its numbers to ``numbers``."""
+    bad = CallerVcpu(reregister=False)
+    hp = ((offline_at_s, offline_target(bad, vmm, cpus), "offline"),)
+    try:
+        r = open_run(
+            bad,
+            vmm,
+            cpus=cpus,
+            rate_per_s=rate_per_s,
+            seed=seed,
+            quotes=quotes,
+            hotplug=hp,
+            frames=True,
+            **era_guest(kernel),
+        )
+    except CpuOfflineUnsupported as exc:
+        return f"Its hotplug caveat is moot on {kernel}: no CPU can go offline in its TDs ({exc.reason})"
+    later = count_events(r.events, "inject", after=offline_at_s)
+    numbers |= {"lost_hotplug_no_reregister": r.metrics.lost_notifications, "injected_after_offline": later}
+    return (
+        f"Flips under CPU hotplug without re-registration (on {kernel}): offlining the IRQ's CPU at "
+        f"{offline_at_s:g} s lost {r.metrics.lost_notifications} of the {later} notifications injected "
+        "after it"
+    )
 
 
 @check.register("removal-fan-out")
@@ -295,9 +333,10 @@ def _fan_out(
     return Finding(verdict, evidence, numbers, flips)
 
 
-@check.register("getquote-carries-vector")
+@check.register("getquote-carries-vector", reads=("cpu_offline",))
 def _quote_carries(
     *,
+    kernel: str = HOTPLUG_KERNEL,
     with_apic: bool = True,
     cpus: int = 8,
     rate_per_s: float = 10.0,
@@ -316,8 +355,12 @@ def _quote_carries(
         "duration_s": duration_s,
         "hotplug_every_s": hotplug_every_s,
         "hotplug_cpus": "notify",
+        **era_guest(kernel),
     }
-    mq = open_run(qcv, "getquote-carries-vector", **kw).metrics
+    try:
+        mq = open_run(qcv, "getquote-carries-vector", **kw).metrics
+    except CpuOfflineUnsupported as exc:
+        return _quote_carries_without_hotplug(delta, with_apic, kernel, exc.reason)
     mr = open_run(CallerVcpu(reregister_delay_ms=reregister_delay_ms), "ghci-1.5-caller", **kw).metrics
     mn = open_run(CallerVcpu(reregister=False), "ghci-1.5-caller", **kw).metrics
     numbers: dict[str, float | int] = {
@@ -355,6 +398,22 @@ def _quote_carries(
         "and a design that re-registers promptly loses fewer in-flight requests."
     )
     return Finding(verdict, evidence, numbers, flips)
+
+
+def _quote_carries_without_hotplug(delta: Any, with_apic: bool, kernel: str, reason: str) -> Finding:
+    """The spec delta alone: on a kernel that cannot offline CPUs nothing migrates, so nothing is lost."""
+    numbers: dict[str, float | int] = {
+        "new_leaves": delta.n_new_leaves,
+        "new_arguments": delta.n_new_arguments,
+    }
+    verdict = "fails" if delta.n_new_leaves > 0 else "holds"
+    evidence = (
+        f"GetQuote carrying the vector{' and APIC ID' if with_apic else ''} needs {delta.n_new_leaves} new "
+        f"TDVMCALLs but {delta.n_new_arguments} new GetQuote arguments ({', '.join(delta.new_arguments)}); "
+        f"the comparison under CPU hotplug is moot on {kernel}: no CPU can go offline in its TDs ({reason})."
+    )
+    flips = "'No new TDVMCALL' is not 'no spec change': GetQuote gains 1-2 arguments."
+    return Finding(verdict, evidence, numbers, flips, "its hotplug comparison")
 
 
 @check.register("early-init-lands-on-cpu0")

@@ -1,5 +1,7 @@
 """Checks of the polling claims: a guest must poll when the VMM only may inject, must time out when
-the quote service may never answer, and polling alone is enough at the rate quotes are asked for."""
+the quote service may never answer, and polling alone is enough at the rate quotes are asked for. Each
+runs on a guest kernel (default: 6.6, the timer of the 6.7 poller's era) whose HZ and msleep semantics
+set how long every poll really sleeps."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import math
 from typing import Any
 
 from tdxlib.argument.claims.registry import Finding, check
-from tdxlib.argument.claims.support import fmt_ms, label, open_run
+from tdxlib.argument.claims.support import POLLING_KERNEL, era_guest, fmt_ms, label, open_run
 from tdxlib.kernel.jiffies import max_sleep_ms
 from tdxlib.sim import Scenario, run
 from tdxlib.tdx.strategies import Polling, SystemVector, make_strategy
@@ -17,9 +19,10 @@ from tdxlib.tdx.vmm import VmmProfile, load_profile
 __all__: list[str] = []  # checks are reached through tdxlib.argument.claims.check
 
 
-@check.register("may-inject-needs-polling")
+@check.register("may-inject-needs-polling", reads=("hz", "msleep_extra_jiffy"))
 def _may_inject(
     *,
+    kernel: str = POLLING_KERNEL,
     vmm: str | VmmProfile = "never-injects",
     cpus: int = 8,
     quotes: int = 20,
@@ -27,11 +30,16 @@ def _may_inject(
     seed: int = 0,
 ) -> Finding:
     """Interrupt-only guest hangs on a VMM that does not inject; a polling guest completes."""
-    mi = open_run(SystemVector(), vmm, cpus=cpus, rate_per_s=rate_per_s, seed=seed, quotes=quotes).metrics
-    mp = open_run(Polling(), vmm, cpus=cpus, rate_per_s=rate_per_s, seed=seed, quotes=quotes).metrics
-    mf = open_run(
-        SystemVector(fallback=Polling()), vmm, cpus=cpus, rate_per_s=rate_per_s, seed=seed, quotes=quotes
-    )
+    kw: dict[str, Any] = {
+        "cpus": cpus,
+        "rate_per_s": rate_per_s,
+        "seed": seed,
+        "quotes": quotes,
+        **era_guest(kernel),
+    }
+    mi = open_run(SystemVector(), vmm, **kw).metrics
+    mp = open_run(Polling(), vmm, **kw).metrics
+    mf = open_run(SystemVector(fallback=Polling()), vmm, **kw)
     numbers: dict[str, float | int] = {
         "quotes": quotes,
         "interrupt_completed": mi.completed,
@@ -63,9 +71,10 @@ def _may_inject(
     return Finding(verdict, evidence, numbers, flips)
 
 
-@check.register("timeout-required")
+@check.register("timeout-required", reads=("hz", "msleep_extra_jiffy"))
 def _timeout(
     *,
+    kernel: str = POLLING_KERNEL,
     vmm: str | VmmProfile = "qgs-never-answers",
     strategy: str = "system-vector",
     cpus: int = 8,
@@ -75,7 +84,13 @@ def _timeout(
     seed: int = 0,
 ) -> Finding:
     """A quote service that never answers: no timeout hangs, a timeout returns."""
-    kw: dict[str, Any] = {"cpus": cpus, "rate_per_s": 1.0, "seed": seed, "quotes": quotes}
+    kw: dict[str, Any] = {
+        "cpus": cpus,
+        "rate_per_s": 1.0,
+        "seed": seed,
+        "quotes": quotes,
+        **era_guest(kernel),
+    }
     none = open_run(make_strategy(strategy), vmm, **kw).metrics
     rt = open_run(make_strategy(strategy, timeout_s=timeout_s), vmm, frames=True, **kw)
     rp = open_run(Polling(), vmm, frames=True, **kw)
@@ -123,28 +138,31 @@ def _timeout(
     return Finding(verdict, evidence, numbers, flips)
 
 
-@check.register("polling-sufficient")
+@check.register("polling-sufficient", reads=("hz", "msleep_extra_jiffy"))
 def _polling(
     *,
+    kernel: str = POLLING_KERNEL,
     vmm: str | VmmProfile = "qemu-10.1",
     rate_per_s: float = 1.0 / 60.0,
     quotes: int = 100,
     interval_ms: int = 1000,
     timeout_s: float = 30.0,
-    hz: int = 250,
+    hz: int | None = None,
     cpus: int = 8,
     seed: int = 0,
 ) -> Finding:
-    """Polling(interval, timeout) against interrupt delivery: added latency, wake-ups, capacity."""
+    """Polling(interval, timeout) against interrupt delivery: added latency, wake-ups, capacity; ``hz``
+    overrides the kernel's HZ."""
     poll = Polling(interval_ms=interval_ms, timeout_s=timeout_s)
-    kw: dict[str, Any] = {"cpus": cpus, "seed": seed, "quotes": quotes, "hz": hz}
+    kw: dict[str, Any] = {"cpus": cpus, "seed": seed, "quotes": quotes, "hz": hz, **era_guest(kernel)}
+    clock = Scenario(**kw).guest_kernel()
     mp = open_run(poll, vmm, rate_per_s=rate_per_s, **kw).metrics
     mi = open_run(SystemVector(), vmm, rate_per_s=rate_per_s, **kw).metrics
     cap_p = run(Scenario(strategy=poll, vmm=vmm, **{**kw, "quotes": 50}), frames=False).metrics.quotes_per_s
     cap_i = run(
         Scenario(strategy=SystemVector(), vmm=vmm, **{**kw, "quotes": 50}), frames=False
     ).metrics.quotes_per_s
-    sleep = max_sleep_ms(interval_ms, hz)
+    sleep = max_sleep_ms(interval_ms, clock.hz, extra_jiffy=clock.extra_jiffy)
     lp, li = mp.latency_ms, mi.latency_ms
     numbers: dict[str, float | int] = {
         "completed_polling": mp.completed,
@@ -171,11 +189,13 @@ def _polling(
         verdict = "holds"
     where = "within" if numbers["added_p99_ms"] <= sleep else "beyond"
     evidence = (
-        f"At {rate_per_s * 60:g} quotes a minute on {label(vmm)} the {interval_ms} ms poller completed "
+        f"At {rate_per_s * 60:g} quotes a minute on {label(vmm)} ({kernel}: HZ {clock.hz}, msleep "
+        f"{'+1 jiffy' if clock.extra_jiffy else 'exact'}) the {interval_ms} ms poller completed "
         f"{mp.completed}/{quotes} with p50 {fmt_ms(lp['p50'])} / p99 {fmt_ms(lp['p99'])} against "
         f"{fmt_ms(li['p50'])} / {fmt_ms(li['p99'])} by interrupt: +{fmt_ms(numbers['added_p50_ms'])} "
         f"at the median, +"
-        f"{fmt_ms(numbers['added_p99_ms'])} at p99 ({where} one real sleep, {fmt_ms(sleep)} at HZ={hz}); "
+        f"{fmt_ms(numbers['added_p99_ms'])} at p99 ({where} one real sleep, {fmt_ms(sleep)} at "
+        f"HZ={clock.hz}); "
         f"{numbers['wakeups_per_quote_polling']:.2f} wake-ups per quote against "
         f"{numbers['wakeups_per_quote_interrupt']:.2f} interrupts; the serialized poller's capacity is "
         f"{cap_p:.2f} quotes/s (interrupts {cap_i:.2f})."

@@ -1,23 +1,23 @@
-"""The claims registry: claim records (``data/claims/claims.yaml``), the check of each id, the ledger.
+"""The claims registry: claim records (``data/claims/claims.yaml``) and the check of each id.
 
 Claims are data (id, author, date, message, source, our paraphrase), read and validated here
 (:class:`ClaimsFile`, ``tdxlib schema claims``) with errors naming file, line and field. Each id has
 one check, registered with ``@check.register("id")`` in a topic module of this package; it returns a
-:class:`Finding` that :data:`check` turns into a :class:`Verdict`. The names of a check's numbers are
-built here (:func:`key`, :func:`key_at`, :func:`key_by`) so that checks and tests spell them the same way.
+:class:`Finding` that :data:`check` turns into a :class:`Verdict`. The ledger (every claim, by era) is
+:mod:`~tdxlib.argument.claims.ledger`. The names of a check's numbers are built here (:func:`key`,
+:func:`key_at`, :func:`key_by`) so that checks and tests spell them the same way.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import inspect
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, NamedTuple
 
 import numpy as np
-import pandas as pd
 
 from tdxlib.argument.verdicts import CLAIM_VERDICTS
 from tdxlib.cache import memo, shared, stat_key
@@ -29,7 +29,7 @@ from tdxlib.values import Date, Pattern, Str, Text
 
 __all__ = [
     "CLAIM_FIELDS",
-    "LEDGER_COLUMNS",
+    "KERNEL_FACTS",
     "VERDICTS",
     "CheckFn",
     "Claim",
@@ -44,23 +44,11 @@ __all__ = [
     "key",
     "key_at",
     "key_by",
-    "ledger",
     "load_claims",
 ]
 
 #: The three verdicts a check can return (:data:`tdxlib.argument.verdicts.CLAIM_VERDICTS`).
 VERDICTS: tuple[str, ...] = CLAIM_VERDICTS
-#: Columns of :func:`ledger`, in order.
-LEDGER_COLUMNS: tuple[str, ...] = (
-    "id",
-    "author",
-    "claim",
-    "verdict",
-    "evidence",
-    "numbers",
-    "flips",
-    "source",
-)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -92,6 +80,7 @@ class Verdict:
     numbers: Mapping[str, float | int]
     flips: str
     params: Mapping[str, Any] = field(default_factory=dict)
+    moot: str = ""
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
@@ -108,6 +97,7 @@ class Verdict:
             "numbers": dict(self.numbers),
             "flips": self.flips,
             "params": {k: _plain(v) for k, v in self.params.items()},
+            "moot": self.moot,
         }
 
 
@@ -118,6 +108,8 @@ class Finding(NamedTuple):
     evidence: str
     numbers: dict[str, float | int]
     flips: str
+    #: The part of the argument the guest's kernel makes moot (``"its hotplug caveat"``), if any.
+    moot: str = ""
 
 
 def _plain(value: Any) -> Any:
@@ -200,19 +192,37 @@ def claims() -> list[Claim]:
 CheckFn = Callable[..., Finding]
 
 
+#: Kernel facts a check may read (``reads=`` of :meth:`_Checks.register`): fields of a kernel profile.
+KERNEL_FACTS: tuple[str, ...] = ("cpu_offline", "hz", "msleep_extra_jiffy")
+
+
 class _Checks:
     """The check registry: ``check("id", **params)`` runs one, ``@check.register("id")`` adds one."""
 
     def __init__(self) -> None:
         self._fns: dict[str, CheckFn] = {}
+        self._reads: dict[str, tuple[str, ...]] = {}
 
-    def register(self, claim_id: str) -> Callable[[CheckFn], CheckFn]:
-        """Decorator: ``fn(**params) -> Finding`` is the check of ``claim_id`` (keyword-only parameters)."""
+    def register(self, claim_id: str, *, reads: tuple[str, ...] = ()) -> Callable[[CheckFn], CheckFn]:
+        """Decorator: ``fn(**params) -> Finding`` is the check of ``claim_id`` (keyword-only parameters).
+
+        ``reads`` names the guest-kernel facts (:data:`KERNEL_FACTS`) the check's verdict may depend on;
+        such a check takes a ``kernel`` parameter (a profile name) and is run on every era's kernel.
+        """
 
         def deco(fn: CheckFn) -> CheckFn:
             if claim_id in self._fns:
                 raise ValidationError("check id", claim_id, "an id not registered yet")
+            takes_kernel = "kernel" in inspect.signature(fn).parameters
+            bad = sorted(set(reads) - set(KERNEL_FACTS))
+            if bad or bool(reads) != takes_kernel:
+                raise ValidationError(
+                    f"reads of check {claim_id!r}",
+                    reads,
+                    f"facts among {', '.join(KERNEL_FACTS)}, given exactly when the check takes `kernel`",
+                )
             self._fns[claim_id] = fn
+            self._reads[claim_id] = tuple(reads)
             return fn
 
         return deco
@@ -220,6 +230,11 @@ class _Checks:
     def ids(self) -> list[str]:
         """Registered ids (in registration order)."""
         return list(self._fns)
+
+    def reads(self, claim_id: str) -> tuple[str, ...]:
+        """The kernel facts the check of ``claim_id`` reads (empty: the same verdict on every kernel)."""
+        self._fn(claim_id)
+        return self._reads[claim_id]
 
     def parameters(self, claim_id: str) -> dict[str, Any]:
         """The check's keyword parameters and their defaults."""
@@ -259,6 +274,7 @@ class _Checks:
             numbers=numbers,
             flips=finding.flips,
             params={**allowed, **params},
+            moot=finding.moot,
         )
 
 
@@ -269,49 +285,6 @@ check = _Checks()
 def check_ids() -> list[str]:
     """Ids that have a check."""
     return check.ids()
-
-
-def ledger(ids: Iterable[str] | None = None, **params: Any) -> pd.DataFrame:
-    """Run the checks of ``ids`` (default: every claim) and tabulate them in claims.yaml order.
-
-    Columns: id, author, claim, verdict, evidence, numbers, flips, source. ``params`` go to every
-    check that takes them (e.g. ``seed=3``); a parameter no selected check takes is an error.
-    """
-    all_claims = claims()
-    by_id = {c.id: c for c in all_claims}
-    if ids is None:
-        chosen = all_claims
-    else:
-        wanted = [ids] if isinstance(ids, str) else list(ids)
-        bad = [i for i in wanted if i not in by_id]
-        if bad:
-            raise ValidationError("claim id", bad[0], f"one of {', '.join(by_id)}")
-        chosen = [c for c in all_claims if c.id in set(wanted)]
-    accepted: set[str] = set()
-    for c in chosen:
-        accepted |= set(check.parameters(c.id))
-    unused = sorted(set(params) - accepted)
-    if unused:
-        raise ValidationError(
-            "ledger parameters", unused, f"names some selected check takes: {sorted(accepted)}"
-        )
-    rows = []
-    for c in chosen:
-        mine = {k: v for k, v in params.items() if k in check.parameters(c.id)}
-        v = check(c.id, **mine)
-        rows.append(
-            {
-                "id": c.id,
-                "author": c.author,
-                "claim": c.claim,
-                "verdict": v.verdict,
-                "evidence": v.evidence,
-                "numbers": dict(v.numbers),
-                "flips": v.flips,
-                "source": c.source,
-            }
-        )
-    return pd.DataFrame(rows, columns=list(LEDGER_COLUMNS))
 
 
 # --------------------------------------------------------------------------------------------------

@@ -10,10 +10,37 @@ from typing import Any
 from tdxlib.argument.evidence import notify_cpu
 from tdxlib.errors import ValidationError
 from tdxlib.sim import Metrics, Result, Scenario, run
+from tdxlib.tdx.guest import DEFAULT_LAYOUT
 from tdxlib.tdx.strategies import NotifyStrategy
 from tdxlib.tdx.vmm import VmmProfile
 
-__all__ = ["count_notified", "fmt_ms", "fmt_pct", "label", "offline_target", "open_run", "vmm_list"]
+__all__ = [
+    "HOTPLUG_KERNEL",
+    "POLLING_KERNEL",
+    "count_notified",
+    "era_guest",
+    "fmt_ms",
+    "fmt_pct",
+    "label",
+    "offline_target",
+    "open_run",
+    "vmm_list",
+]
+
+#: The kernel hotplug checks read their evidence on: the first LTS whose TDs can offline CPUs (6.11+,
+#: a version-1 MADT wakeup mailbox). On 5.19 + v8 no CPU can go offline at all.
+HOTPLUG_KERNEL = "linux-6.12"
+#: The kernel polling checks read their evidence on: the LTS before the 6.7 poller was merged, with its
+#: timer (HZ 250, msleep + 1 jiffy).
+POLLING_KERNEL = "linux-6.6"
+
+
+def era_guest(kernel: str) -> dict[str, Any]:
+    """Scenario fields of a check's guest on ``kernel``: that kernel in the IDT the thread's designs are
+    compared in, the v8 patch's (``DEFAULT_LAYOUT``: it has the system vector, the dynamic designs
+    allocate from its device range). A check on another era's kernel so takes from that kernel only
+    the facts it declares it reads (offlining, HZ, msleep)."""
+    return {"kernel": kernel, "layout": DEFAULT_LAYOUT}
 
 
 def vmm_list(vmm: str | VmmProfile | Sequence[str | VmmProfile]) -> list[str | VmmProfile]:

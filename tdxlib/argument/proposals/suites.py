@@ -2,8 +2,9 @@
 
 A suite crosses named scenarios (guest shape and workload: fields of :class:`tdxlib.sim.Scenario`,
 plus strategy parameters such as ``reregister: false`` applied where the proposal's strategy has
-them) with VMMs (the proposal's own, role ``proposal``, and shipped profiles) and seeds. The strategy,
-VMM, layout and seed of a scenario come from the proposal and the suite, never from the scenario.
+them) with VMMs (the proposal's own, role ``proposal``, and shipped profiles) and seeds, on one guest
+kernel profile (``kernel``; the proposal's ``layout`` overrides its vector layout). The strategy, VMM,
+kernel, layout and seed of a scenario come from the proposal and the suite, never from the scenario.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from tdxlib.argument.proposals.fields import ProfileName, field_error
 from tdxlib.cache import memo, stat_key
 from tdxlib.data import load_yaml
 from tdxlib.errors import TdxlibError, ValidationError
+from tdxlib.kernel.profile import kernel_names
 from tdxlib.models import validate
 from tdxlib.sim import Scenario
 
@@ -26,7 +28,7 @@ __all__ = ["Suite", "SuiteScenario", "SuiteVmm", "SuitesFile", "load_suites", "s
 
 _CONFIG = ConfigDict(extra="forbid", strict=True, frozen=True)
 #: Scenario fields a suite may not set: the proposal and the suite decide them.
-RESERVED = ("strategy", "vmm", "layout", "seed")
+RESERVED = ("strategy", "vmm", "kernel", "layout", "seed")
 
 
 class SuiteVmm(BaseModel):
@@ -89,11 +91,19 @@ class Suite(BaseModel):
     model_config = _CONFIG
 
     description: str
+    kernel: str = Field(description="the guest kernel profile (data/kernels) every scenario runs on")
     seeds: list[Annotated[int, Field(ge=0)]] = Field(min_length=1)
     vmms: list[SuiteVmm] = Field(min_length=1)
     scenarios: dict[Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$")], SuiteScenario] = (
         Field(min_length=1)
     )
+
+    @model_validator(mode="after")
+    def _known_kernel(self) -> Suite:
+        if self.kernel not in kernel_names():
+            known = ", ".join(kernel_names())
+            raise field_error(f"unknown kernel profile {self.kernel!r}; known: {known}", "kernel")
+        return self
 
     def real_vmms(self) -> list[str]:
         """Labels of the VMMs marked ``kind: real``."""

@@ -20,7 +20,7 @@ again.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 from tdxlib.cache import register
 from tdxlib.tdx.ghci.buffer import QuoteBuffer
@@ -56,44 +56,6 @@ from tdxlib.tdx.ghci.facts import (
     load_facts,
     named_constant,
 )
-
-if TYPE_CHECKING:
-    from collections.abc import Mapping
-
-    # Resolved on first access by __getattr__ below; declared here for the type checker.
-    FACTS: GhciFacts
-    LEAVES: Mapping[str, Leaf]
-    TDVMCALL_STATUS: Mapping[str, StatusCode]
-    GET_QUOTE_STATUS: Mapping[str, StatusCode]
-    TDVMCALL_GET_TD_VM_CALL_INFO: int
-    TDVMCALL_MAP_GPA: int
-    TDVMCALL_GET_QUOTE: int
-    TDVMCALL_REPORT_FATAL_ERROR: int
-    TDVMCALL_SETUP_EVENT_NOTIFY_INTERRUPT: int
-    TDVMCALL_SERVICE: int
-    TDVMCALL_STATUS_SUCCESS: int
-    TDVMCALL_STATUS_RETRY: int
-    TDVMCALL_STATUS_INVALID_OPERAND: int
-    TDVMCALL_STATUS_GPA_INUSE: int
-    TDVMCALL_STATUS_ALIGN_ERROR: int
-    TDVMCALL_STATUS_SUBFUNC_UNSUPPORTED: int
-    GET_QUOTE_SUCCESS: int
-    GET_QUOTE_IN_FLIGHT: int
-    GET_QUOTE_ERROR: int
-    GET_QUOTE_SERVICE_UNAVAILABLE: int
-    GET_QUOTE_HDR_SIZE: int
-    GET_QUOTE_DATA_OFFSET: int
-    GET_QUOTE_STRUCTURE_VERSION: int
-    GET_QUOTE_ALIGN: int
-    GET_QUOTE_MAX_BUF_LEN: int
-    GET_QUOTE_MAX_IN_FLIGHT: int
-    GET_QUOTE_VMM_TIMEOUT_MS: int
-    TDX_REPORT_LEN: int
-    GET_QUOTE_BUF_SIZE: int
-    GET_QUOTE_TIMEOUT_S: int
-    SHARED_BIT_DEFAULT: int
-    EVENT_NOTIFY_VECTOR_MIN: int
-    EVENT_NOTIFY_VECTOR_MAX: int
 
 #: The tables of the facts in effect, by module attribute.
 _TABLES = {"LEAVES": "leaves", "TDVMCALL_STATUS": "tdvmcall_status", "GET_QUOTE_STATUS": "get_quote_status"}
@@ -135,59 +97,29 @@ class _Published:
 
 _published = register(_Published())
 
-if not TYPE_CHECKING:  # the type checker sees the declarations above, not a catch-all
 
-    def __getattr__(name: str) -> Any:
-        """The data's constants and tables, resolved on first access (PEP 562), never at import."""
-        if name == "FACTS" or name in _TABLES or name in CONSTANT_NAMES:
-            _published.publish()
-            return globals()[name]
-        if name.startswith(("TDVMCALL_", "GET_QUOTE_")):  # a leaf or status added to data/ghci
-            value = named_constant(name)
-            if value is not None:
-                return value
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+def __getattr__(name: str) -> Any:
+    """The data's constants and tables, resolved on first access (PEP 562), never at import."""
+    if name == "FACTS" or name in _TABLES or name in CONSTANT_NAMES:
+        _published.publish()
+        return globals()[name]
+    if name.startswith(("TDVMCALL_", "GET_QUOTE_")):  # a leaf or status added to data/ghci
+        value = named_constant(name)
+        if value is not None:
+            return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
     return sorted({*globals(), *__all__})
 
 
+# The data's constants are named once, by the fields of facts.GhciConstants.
 __all__ = [
-    "EVENT_NOTIFY_VECTOR_MAX",
-    "EVENT_NOTIFY_VECTOR_MIN",
+    *sorted(CONSTANT_NAMES),
     "FACTS",
-    "GET_QUOTE_ALIGN",
-    "GET_QUOTE_BUF_SIZE",
-    "GET_QUOTE_DATA_OFFSET",
-    "GET_QUOTE_ERROR",
-    "GET_QUOTE_HDR_SIZE",
-    "GET_QUOTE_IN_FLIGHT",
-    "GET_QUOTE_MAX_BUF_LEN",
-    "GET_QUOTE_MAX_IN_FLIGHT",
-    "GET_QUOTE_SERVICE_UNAVAILABLE",
-    "GET_QUOTE_STATUS",
-    "GET_QUOTE_STRUCTURE_VERSION",
-    "GET_QUOTE_SUCCESS",
-    "GET_QUOTE_TIMEOUT_S",
-    "GET_QUOTE_VMM_TIMEOUT_MS",
-    "LEAVES",
-    "SHARED_BIT_DEFAULT",
-    "TDVMCALL_GET_QUOTE",
-    "TDVMCALL_GET_TD_VM_CALL_INFO",
-    "TDVMCALL_MAP_GPA",
-    "TDVMCALL_REPORT_FATAL_ERROR",
-    "TDVMCALL_SERVICE",
-    "TDVMCALL_SETUP_EVENT_NOTIFY_INTERRUPT",
-    "TDVMCALL_STATUS",
-    "TDVMCALL_STATUS_ALIGN_ERROR",
-    "TDVMCALL_STATUS_GPA_INUSE",
-    "TDVMCALL_STATUS_INVALID_OPERAND",
-    "TDVMCALL_STATUS_RETRY",
-    "TDVMCALL_STATUS_SUBFUNC_UNSUPPORTED",
-    "TDVMCALL_STATUS_SUCCESS",
+    *_TABLES,
     "TDX_HYPERCALL_STANDARD",
-    "TDX_REPORT_LEN",
     "U32_MAX",
     "U64_MAX",
     "CheckResult",

@@ -8,7 +8,8 @@
 ``QuoteCarriesVector``      GetQuote names vector (and APIC ID); no SetupEventNotifyInterrupt
 ==========================  ===========================================================================
 
-:func:`make_strategy` builds one from its CLI/YAML name and parameters.
+:func:`make_strategy` builds one from its CLI/YAML name and parameters; :func:`native_strategy` names
+the one a guest kernel profile's own GetQuote driver is.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import pydantic
 
 from tdxlib.cache import memo
 from tdxlib.errors import ValidationError
+from tdxlib.kernel.profile import KernelProfile, load_kernel
 from tdxlib.models import build
 from tdxlib.tdx.strategies.base import NotifyContext, NotifyStrategy
 from tdxlib.tdx.strategies.dynamic_irq import CallerVcpu, DynamicIrq
@@ -40,6 +42,7 @@ __all__ = [
     "QuoteCarriesVector",
     "SystemVector",
     "make_strategy",
+    "native_strategy",
 ]
 
 #: CLI / YAML names -> (class, preset parameters).
@@ -90,3 +93,21 @@ def make_strategy(name: str, **params: Any) -> NotifyStrategy:
             raise ValidationError("fallback", fb, "{name: polling, parameter: value, ...}")
         kwargs["fallback"] = make_strategy(fb_name, **fb)
     return cls(**kwargs)
+
+
+def native_strategy(kernel: str | KernelProfile) -> dict[str, Any]:
+    """The strategy spec (``{"name": ..., **params}``) of a kernel profile's own GetQuote driver: the v8
+    driver waits for its system vector; the merged poller polls with its constants and, from 7.1, turns
+    a failed status into -EIO (``status_check``). A kernel without a driver (6.6) gets the poller that
+    came next (6.7), as the design its guests would run."""
+    driver = load_kernel(kernel).quote_driver
+    if driver.value == "event-notify-v8":
+        return {"name": "system-vector"}
+    if driver.value == "none":
+        return {"name": "polling", "status_check": False}
+    return {
+        "name": "polling",
+        "interval_ms": driver.poll_ms,
+        "timeout_s": driver.timeout_s,
+        "status_check": bool(driver.error_status_is_error),
+    }

@@ -67,9 +67,14 @@ class Vmm:
         self._timed_out = False
 
     def reset(self) -> None:
-        """Guest reset: registration back to unset, nothing in flight (QEMU resets both to -1)."""
-        self.registered_vector = None
-        self.registered_apic_id = None
+        """Guest reset as QEMU 11.0 does it: nothing in flight, but the registration survives.
+
+        QEMU sets the vector and APIC ID to -1 only in ``tdx_guest_init()`` (the object's instance init);
+        neither reset path (``tdx_handle_reset()``, ``set_tdx_vm_uninitialized()``) clears them in the
+        patches read (Ani Sinha's series, v1..v4; the merged 11.0 code is UNVERIFIED), so a vector the
+        previous boot registered is injected on the next completion. QEMU 10.x cannot reset a TD at all
+        (it terminates it). See data/vmm/qemu-10.1.yaml.
+        """
         self.in_flight = 0
         self.last_header_status = None
 
@@ -92,7 +97,13 @@ class Vmm:
         """
         p = self.profile
         if not p.supports_setup_event_notify:
-            return constants().TDVMCALL_STATUS_SUBFUNC_UNSUPPORTED
+            # KVM range-checks the vector before it exits to user space (4580dbef5ce0): out of range is
+            # INVALID_OPERAND even where user space would not have handled the call
+            c = constants()
+            in_range = c.EVENT_NOTIFY_VECTOR_MIN <= call.vector <= c.EVENT_NOTIFY_VECTOR_MAX
+            if p.validates_vector and not in_range:
+                return c.TDVMCALL_STATUS_INVALID_OPERAND
+            return c.TDVMCALL_STATUS_SUBFUNC_UNSUPPORTED
         takes_apic = p.target == "apic-id-arg"
         check = explain_setup_event_notify(
             call if takes_apic else SetupEventNotifyInterrupt(call.vector),

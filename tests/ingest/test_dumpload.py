@@ -1,4 +1,4 @@
-"""tdxlib.ingest.load: an exact load from a VECTOR dump, its allocation range taken or inferred."""
+"""tdxlib.ingest.dumpload: an exact load from a VECTOR dump, its allocation range taken or inferred."""
 
 from __future__ import annotations
 
@@ -7,14 +7,8 @@ from ingest_samples import VECTOR_5X
 
 from tdxlib.errors import DataError, ValidationError
 from tdxlib.ingest import (
-    estimate,
-    irqlines,
-    kernel_layout,
-    load,
     load_from_dump,
     parse_vector_dump,
-    procinterrupts,
-    vectorload,
 )
 from tdxlib.kernel.vectors import load_layout
 
@@ -30,27 +24,6 @@ def test_layout_matrix_roundtrip_infers_first_system_vector() -> None:
         assert load.alloc_end == fsv
         assert load.to_matrix().debug_show() == m.debug_show()
         assert load_from_dump(parse_vector_dump(m.debug_show()), layout=name).alloc_end == fsv
-
-
-def test_the_split_modules_keep_their_old_names() -> None:
-    """``tdxlib.ingest.load`` and ``.procinterrupts`` name what they named before the split (same objects)."""
-
-    moved = {
-        load: {
-            "DEFAULT_MANAGED_PATTERNS": estimate,
-            "ManagedSpec": estimate,
-            "estimate_load": estimate,
-            "IrqPlacement": vectorload,
-            "VectorLoad": vectorload,
-            "layout_for_kernel": kernel_layout,
-            "layout_config_from_kernel_config": kernel_layout,
-        },
-        procinterrupts: {"X86_ARCH_ROWS": irqlines, "IrqRow": irqlines, "ArchRow": irqlines},
-    }
-    for module, names in moved.items():
-        for name, home in names.items():
-            assert getattr(module, name) is getattr(home, name), (module.__name__, name)
-            assert name in module.__all__
 
 
 def test_the_allocation_range_from_a_layout_given_or_inferred() -> None:

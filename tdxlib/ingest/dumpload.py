@@ -2,9 +2,7 @@
 
 The debugfs dump (:mod:`~tdxlib.ingest.vectordump`) gives the kernel's own per-CPU counters and
 allocation bitmaps; only the allocation range is not printed, so it is taken from a layout or
-inferred from the counters. This module also re-exports the load type (:mod:`~tdxlib.ingest.vectorload`),
-the estimate from ``/proc/interrupts`` (:mod:`~tdxlib.ingest.estimate`) and the choice of a captured
-kernel's layout (:mod:`~tdxlib.ingest.kernel_layout`), so ``tdxlib.ingest.load`` names all of them.
+inferred from the counters. (The estimate from ``/proc/interrupts`` alone is :mod:`~tdxlib.ingest.estimate`.)
 """
 
 from __future__ import annotations
@@ -15,22 +13,12 @@ import numpy as np
 import numpy.typing as npt
 
 from tdxlib.errors import DataError, ValidationError
-from tdxlib.ingest.estimate import DEFAULT_MANAGED_PATTERNS, ManagedSpec, estimate_load
-from tdxlib.ingest.kernel_layout import as_layout, layout_config_from_kernel_config, layout_for_kernel
+from tdxlib.ingest.kernel_layout import as_layout
 from tdxlib.ingest.vectordump import VectorDump
-from tdxlib.ingest.vectorload import IrqPlacement, VectorLoad
+from tdxlib.ingest.vectorload import VectorLoad
 from tdxlib.kernel.vectors.layout import VectorLayout
 
-__all__ = [
-    "DEFAULT_MANAGED_PATTERNS",
-    "IrqPlacement",
-    "ManagedSpec",
-    "VectorLoad",
-    "estimate_load",
-    "layout_config_from_kernel_config",
-    "layout_for_kernel",
-    "load_from_dump",
-]
+__all__ = ["load_from_dump"]
 
 
 def _infer_alloc_end(dump: VectorDump, start: int, candidates: Iterable[int]) -> int | None:
