@@ -239,6 +239,22 @@ def load_yaml(path: str | Path) -> Any:
     return load_yaml_text(read_text(p), p)
 
 
+def is_file(path: str | Path) -> bool:
+    """Whether ``path`` is a file; a name no file can have (too long, a NUL) is not one, never an error."""
+    try:
+        return Path(path).is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def exists(path: str | Path) -> bool:
+    """Whether anything is at ``path``; a name no file can have (too long, a NUL) names nothing."""
+    try:
+        return Path(path).exists()
+    except (OSError, ValueError):
+        return False
+
+
 def data_path(*parts: str) -> Path:
     """Path of a file under ``data/``."""
     return DATA_DIR.joinpath(*parts)

@@ -18,9 +18,10 @@ from paths import FIXTURES, ROOT
 from tdxlib.argument.claims import load_claims
 from tdxlib.cli import main
 from tdxlib.data import data_path
-from tdxlib.errors import DataError
+from tdxlib.errors import DataError, TdxlibError
 from tdxlib.ingest import load_capture
 from tdxlib.kernel.vectors import load_layout
+from tdxlib.sim import Scenario
 from tdxlib.tdx.ghci import load_facts
 from tdxlib.tdx.vmm import load_profile
 
@@ -229,3 +230,20 @@ def test_a_gzip_bomb_capture(tmp_path: Path) -> None:
     started = time.perf_counter()
     out = _limited("from tdxlib.ingest import load_capture\nload_capture('./cap')", tmp_path)
     assert "decompresses to more than 256 MiB" in out and time.perf_counter() - started < 20
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: Scenario(vmm="x" * 3000),
+        lambda: Scenario(kernel="x" * 3000),
+        lambda: Scenario(layout="x" * 300 + ".yaml"),
+        lambda: load_layout("y" * 3000),
+        lambda: load_capture("z" * 3000),
+        lambda: load_profile("q" * 300 + ".yaml"),
+    ],
+)
+def test_a_name_no_file_can_have_is_a_tdxlib_error(call: Callable[[], object]) -> None:
+    """Found by fuzzing: a 3,000-character VMM name was an OSError (File name too long)."""
+    with pytest.raises(TdxlibError):
+        call()

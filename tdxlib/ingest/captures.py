@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, JsonValue
 
 from tdxlib import files
-from tdxlib.data import data_path, load_yaml, read_text
+from tdxlib.data import data_path, is_file, load_yaml, read_text
 from tdxlib.errors import CaptureParseError, DataError, TdxlibError, ValidationError
 from tdxlib.ingest.affinity import IrqAffinity, parse_affinity_table, parse_cpulist
 from tdxlib.ingest.dumpload import load_from_dump
@@ -106,13 +106,13 @@ def resolve_capture(name_or_path: str | Path) -> Path:
     """A capture directory from a shipped name (``"vm-2cpu-linux-6.18"``) or a path."""
     if isinstance(name_or_path, Path) or "/" in str(name_or_path) or str(name_or_path).startswith("."):
         p = Path(name_or_path)
-        if (p / MANIFEST).is_file():
+        if is_file(p / MANIFEST):
             return p
         raise ValidationError("capture path", str(p), f"a directory holding {MANIFEST}")
     if not isinstance(name_or_path, str) or not name_or_path:
         raise ValidationError("capture", name_or_path, f"one of {', '.join(capture_names())} or a path")
     p = captures_dir() / name_or_path
-    if (p / MANIFEST).is_file():
+    if is_file(p / MANIFEST):
         return p
     raise ValidationError(
         "capture", name_or_path, f"one of {', '.join(capture_names()) or '(none)'} or a path"

@@ -24,7 +24,7 @@ import pydantic
 
 from tdxlib import models
 from tdxlib.cache import glob_key, memo, stat_key
-from tdxlib.data import data_path, load_yaml
+from tdxlib.data import data_path, is_file, load_yaml
 from tdxlib.errors import DataError, ValidationError
 from tdxlib.kernel.jiffies import COMMON_HZ
 from tdxlib.kernel.vectors import layout_names, layout_switches
@@ -296,7 +296,7 @@ def _path_of(name: str) -> Path:
     if name.endswith((".yaml", ".yml")) or "/" in name:
         return Path(name).resolve()
     path = data_path(_DIR, f"{name}.yaml")
-    if name == Path(_SOURCES_FILE).stem or not path.is_file():
+    if name == Path(_SOURCES_FILE).stem or not is_file(path):
         raise ValidationError("kernel", name, f"one of {', '.join(kernel_names())} or a .yaml path")
     return path
 
@@ -306,7 +306,7 @@ def load_kernel(name: str | KernelProfile) -> KernelProfile:
     if isinstance(name, KernelProfile):
         return name
     path = _path_of(name)
-    if not path.is_file():
+    if not is_file(path):
         raise DataError("kernel profile file not found", path)
     return _profile_of(str(path), stat_key(path, data_path(_DIR, _SOURCES_FILE)))
 

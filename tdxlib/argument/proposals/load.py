@@ -15,7 +15,7 @@ from typing import Any
 from tdxlib.argument.proposals import catalog
 from tdxlib.argument.proposals.schema import Proposal
 from tdxlib.cache import memo, stat_key
-from tdxlib.data import load_yaml, load_yaml_text, read_text
+from tdxlib.data import exists, load_yaml, load_yaml_text, read_text
 from tdxlib.errors import DataError, ProposalError, ValidationError
 from tdxlib.models import check, field_path, line_for
 
@@ -159,6 +159,6 @@ def resolve(proposal: Proposal | str | Path) -> Proposal:
         return _builtin(proposal)
     if isinstance(proposal, (str, Path)):
         p = Path(proposal)
-        if p.suffix in (".yaml", ".yml") or p.exists():
+        if p.suffix in (".yaml", ".yml") or exists(p):
             return load_proposal(p)
     raise ValidationError("proposal", proposal, f"a built-in id ({', '.join(builtin_ids())}) or a .yaml path")

@@ -405,6 +405,8 @@ def read_spec(path: Path) -> _Spec:
         path.stat()
     except FileNotFoundError:
         raise DataError("file not found", path) from None
+    except (OSError, ValueError) as exc:  # a name no file can have (too long, a NUL)
+        raise DataError(f"cannot read the file: {getattr(exc, 'strerror', None) or exc}", path) from None
     return _spec_of(path, stat_key(path))
 
 

@@ -21,7 +21,7 @@ from pydantic import ConfigDict, Field, model_validator
 from pydantic.dataclasses import dataclass
 
 from tdxlib.cache import glob_key, memo, stat_key
-from tdxlib.data import data_path, load_yaml
+from tdxlib.data import data_path, exists, is_file, load_yaml
 from tdxlib.errors import DataError, ValidationError
 from tdxlib.models import api_dataclass, validate
 from tdxlib.tdx.ghci.calls import GetQuoteChecks
@@ -225,7 +225,7 @@ def shipped_path(name: str) -> Path | None:
     if not name or os.sep in name or (os.altsep is not None and os.altsep in name):
         return None
     path = data_path("vmm", f"{name}.yaml")
-    return path if path.is_file() else None
+    return path if is_file(path) else None
 
 
 def is_shipped(name: str) -> bool:
@@ -239,8 +239,8 @@ def load_profile(name_or_path: str | Path) -> VmmProfile:
     if shipped is not None:
         return _load_path(str(shipped))
     p = Path(name_or_path)
-    if p.suffix in (".yaml", ".yml") or p.exists():
-        if not p.is_file():
+    if p.suffix in (".yaml", ".yml") or exists(p):
+        if not is_file(p):
             raise DataError("VMM profile file not found", p)
         return _load_path(str(p.resolve()))
     raise ValidationError("VMM profile", name_or_path, f"one of {profile_names()} or a path to a .yaml file")
