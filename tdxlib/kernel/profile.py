@@ -32,6 +32,8 @@ from tdxlib.values import Str, Text
 
 __all__ = [
     "DEFAULT_KERNEL",
+    "HOTPLUG_KERNEL",
+    "POLLING_KERNEL",
     "CpuOffline",
     "GuestKernel",
     "KernelProfile",
@@ -46,6 +48,12 @@ __all__ = [
 
 #: The kernel of the 2022 thread: v5.19 with the v8 patch (the simulator's default guest).
 DEFAULT_KERNEL = "linux-5.19-tdx-v8"
+#: The kernel hotplug checks read their evidence on: the first LTS whose TDs can offline CPUs (6.11+,
+#: a version-1 MADT wakeup mailbox). On 5.19 + v8 no CPU can go offline at all.
+HOTPLUG_KERNEL = "linux-6.12"
+#: The kernel polling checks read their evidence on: the LTS before the 6.7 poller was merged, with its
+#: timer (HZ 250, msleep + 1 jiffy).
+POLLING_KERNEL = "linux-6.6"
 
 _DIR = "kernels"
 _SOURCES_FILE = "sources.yaml"

@@ -15,13 +15,14 @@ from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import Field, model_validator
 
-from tdxlib.argument.claims.support import HOTPLUG_KERNEL, POLLING_KERNEL
 from tdxlib.errors import ValidationError
-from tdxlib.kernel.profile import DEFAULT_KERNEL, kernel_names
+from tdxlib.kernel.jiffies import COMMON_HZ
+from tdxlib.kernel.profile import DEFAULT_KERNEL, HOTPLUG_KERNEL, POLLING_KERNEL, kernel_names
 from tdxlib.tdx.guest import DEFAULT_LAYOUT
 from tdxlib.tdx.strategies import STRATEGY_NAMES, make_strategy
 from tdxlib.tdx.vmm import profile_names
-from tdxlib.workbook.param_model import Bool, Float, Int, NotebookParams, OneOf, Str, param
+from tdxlib.values import Bool, Float, Int, Str
+from tdxlib.workbook.param_model import NotebookParams, OneOf, param
 
 __all__ = [
     "DELIVERY_QUOTES",
@@ -295,7 +296,7 @@ class HotplugParams(NotebookParams):
 # --------------------------------------------------------------------------------------------------
 
 #: HZ values a kernel can be built with (Kconfig).
-HZ_CHOICES: tuple[int, ...] = (100, 250, 300, 1000)
+HZ_CHOICES: tuple[int, ...] = COMMON_HZ
 #: Poll intervals (ms): the 1 and 5 ms proposals, the merged 1 s, and between.
 POLL_INTERVALS: tuple[int, ...] = (1, 5, 10, 50, 100, 250, 1000)
 
