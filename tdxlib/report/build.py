@@ -33,7 +33,7 @@ from tdxlib.report.config import ReportConfig, Run, load_config, read_notebook_j
 from tdxlib.report.execute import RunError, execute_notebook, kernel_environment, resolve_kernel, run_pipeline
 from tdxlib.report.export import header_html, prune_svg_cache, render_charts
 from tdxlib.report.index import build_summary, git_commit, index_html, summary_markdown
-from tdxlib.report.params import run_kernel, run_kernel_line
+from tdxlib.report.paramcell import run_kernel, run_kernel_line
 from tdxlib.report.records import collect_records
 from tdxlib.report.renderer import Renderer
 
@@ -394,7 +394,7 @@ def build(
     force: bool = False,
     reduced: bool = False,
     timeout: float | None = None,
-    kernel: str | None = None,
+    jupyter_kernel: str | None = None,
     progress: bool = True,
     log: Callable[[str], None] | None = None,
 ) -> BuildResult:
@@ -410,7 +410,7 @@ def build(
     n_jobs, per_cell = _checked_options(jobs, timeout, cfg.timeout)
     selected = cfg.select(only, reduced)
     universe = cfg.reduced_runs if reduced else cfg.runs
-    kernel_name = kernel or cfg.kernel
+    kernel_name = jupyter_kernel or cfg.jupyter_kernel
     out_dir = _out_dir(Path(out) if out is not None else cfg.root / "reports")
     with files.shared_lock(out_dir / ".lock", when_alone=lambda: _clean_tmp(out_dir)):
         states = plan(cfg, out_dir, selected, universe, force, kernel_name)

@@ -3,7 +3,7 @@
 Format (documented in reports/README.md)::
 
     timeout: 600                  # optional: seconds per cell
-    kernel: tdxlib                # optional: Jupyter kernel name
+    jupyter_kernel: tdxlib        # optional: the Jupyter kernel that runs the notebooks
     notebooks:
       01_the_question:            # notebooks/01_the_question.ipynb, run once with its defaults
       02_vector_budget:           # one run per named set: "<notebook>--<set>"
@@ -13,7 +13,7 @@ Format (documented in reports/README.md)::
       02_vector_budget: small-td
 
 A set named ``default`` gives the run the notebook's own name. Every set is checked before anything
-executes (:class:`~tdxlib.report.params.ParameterError`): against the notebook's parameter model
+executes (:class:`~tdxlib.report.paramcell.ParameterError`): against the notebook's parameter model
 (:mod:`tdxlib.workbook.params`) when it has one, else against its parameters cell.
 """
 
@@ -31,7 +31,7 @@ from pydantic import Field, JsonValue
 from tdxlib.data import load_yaml, read_text
 from tdxlib.errors import DataError, ReportError
 from tdxlib.models import Model, line_for, validate
-from tdxlib.report.params import ModelParameters, ParameterError, ParametersCell, notebook_parameters
+from tdxlib.report.paramcell import ModelParameters, ParameterError, ParametersCell, notebook_parameters
 from tdxlib.values import Float, Pattern, Str
 
 #: The parameter the pipeline sets on every run (headless): notebooks declare ``interactive: bool``.
@@ -53,7 +53,7 @@ class ReportsFile(Model):
     """``notebooks/reports.yaml`` (format: reports/README.md)."""
 
     timeout: Annotated[Float, Field(gt=0, description="seconds per cell")] = DEFAULT_TIMEOUT
-    kernel: Annotated[Str, Field(min_length=1, description="the Jupyter kernel")] = DEFAULT_KERNEL
+    jupyter_kernel: Annotated[Str, Field(min_length=1, description="the Jupyter kernel")] = DEFAULT_KERNEL
     notebooks: dict[NotebookName, Sets] = Field(default_factory=dict)
     reduced: dict[NotebookName, SetName | ParameterSet | None] = Field(default_factory=dict)
 
@@ -77,7 +77,7 @@ class ReportConfig:
     path: Path
     runs: list[Run]
     timeout: float = DEFAULT_TIMEOUT
-    kernel: str = DEFAULT_KERNEL
+    jupyter_kernel: str = DEFAULT_KERNEL
     reduced_runs: list[Run] = field(default_factory=list)
 
     @property
@@ -187,4 +187,6 @@ def load_config(path: Path | str) -> ReportConfig:
         problems += bad
     if problems:
         raise ParameterError(problems)
-    return ReportConfig(path=path, runs=runs, timeout=doc.timeout, kernel=doc.kernel, reduced_runs=reduced)
+    return ReportConfig(
+        path=path, runs=runs, timeout=doc.timeout, jupyter_kernel=doc.jupyter_kernel, reduced_runs=reduced
+    )

@@ -2,7 +2,7 @@
 
 A model is the single source of its notebook's ``parameters`` cell (``Model.parameters_cell()``; a
 test checks the notebook agrees), of the check of ``reports.yaml`` parameter sets
-(:func:`model_for`, used by :mod:`tdxlib.report.params`), of its workbook functions' arguments,
+(:func:`model_for`, used by :mod:`tdxlib.report.paramcell`), of its workbook functions' arguments,
 of its widget panel's controls (:mod:`tdxlib.workbook.panel`) and of cache keys (models are frozen
 and hashable). Values are the notebook's — "0 = none" stays 0 — and the properties (``online_at``,
 ``service``, ``columns``, ...) convert them once, for the library.

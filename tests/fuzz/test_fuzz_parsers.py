@@ -20,7 +20,7 @@ from tdxlib.ingest.vectordump import parse_vector_dump
 from tdxlib.kernel.matrix import IrqMatrix, bitmap_parselist
 from tdxlib.kernel.vectors.kconfig import _parse_condition
 from tdxlib.report.config import read_notebook_json
-from tdxlib.report.params import parse_parameters_source
+from tdxlib.report.paramcell import parse_parameters_source
 
 CAPTURE = data_path("captures", "constructed-2s-128cpu-nvme-nic")
 SMALL = data_path("captures", "sandbox-vm-2cpu-6.18")

@@ -13,7 +13,7 @@ from tdxlib.errors import DataError, ReportError
 from tdxlib.report import build as build_mod
 from tdxlib.report import execute as execute_mod
 from tdxlib.report.config import load_config, run_name
-from tdxlib.report.params import ParameterError, parse_parameters_source
+from tdxlib.report.paramcell import ParameterError, parse_parameters_source
 
 CELL = """\
 cpus: int = 8  # number of vCPUs [1..8192]
@@ -287,7 +287,7 @@ def test_a_flood_of_problems_is_counted_not_listed() -> None:
     ("yaml_text", "field", "fragment"),
     [
         ("notebooks:\n  fx_small:\n    s: {when: 2022-06-20}\n", "notebooks.fx_small.s.when", "valid JSON"),
-        ("kernel: ''\nnotebooks: {}\n", "kernel", "at least 1 character"),
+        ("jupyter_kernel: ''\nnotebooks: {}\n", "jupyter_kernel", "at least 1 character"),
         ("notebooks:\n  fx_small: {}\n", "notebooks.fx_small", "at least 1 item"),
         ("notebooks: [fx_small]\n", "notebooks", "a mapping"),
     ],
