@@ -1,7 +1,8 @@
 """Benchmark tdxlib.sim: a long hotplug run on a big guest, and a sweep through a 2-process pool.
 
 Goals (issue 3): 10,000 quotes with a hotplug event every second on a 256-vCPU guest in under 2 s;
-a sweep of 200 small scenarios through a 2-process pool at least 1.6x faster than serial.
+a sweep of 200 small scenarios through a 2-process pool at least 1.6x faster than serial. Issue 15: a
+Scenario is validated by its pydantic model on every construction; that stays in microseconds.
 Run: ``.venv/bin/python benchmarks/bench_sim.py`` (prints numbers; never fails on timing).
 """
 
@@ -159,6 +160,23 @@ def sweep_bench(n: int = 200, rounds: int = 3, burn: int = 2_000_000) -> None:
         print("  (the control is below 1.7x: the machine is busy, so the sweep ratio is not meaningful now)")
 
 
+def construction(n: int = 20_000, rounds: int = 5) -> None:
+    """Microseconds per validated Scenario: from objects (a sweep's way) and from a mapping (a file's)."""
+    strat = make_strategy("dynamic", timeout_s=30)
+    data = {"cpus": 16, "strategy": {"name": "polling", "interval_ms": 5}, "hotplug": [[1, 2, "offline"]]}
+    forms: dict[str, Callable[[], object]] = {
+        "Scenario(...) with a strategy object": lambda: Scenario(
+            cpus=16, device_irqs=32, strategy=strat, vmm="qemu-10.1", workload="open", quotes=300, seed=3
+        ),
+        "Scenario.from_dict(mapping of a file)": lambda: Scenario.from_dict(data),
+    }
+    print(f"\nScenario construction (validated), best of {rounds} x {n:,}")
+    for label, make in forms.items():
+        best = min(_timed(lambda make=make: [make() for _ in range(n)]) for _ in range(rounds))  # type: ignore[misc]
+        print(f"  {label:<40} {best / n * 1e6:6.1f} us")
+
+
 if __name__ == "__main__":
     big_runs()
     sweep_bench()
+    construction()

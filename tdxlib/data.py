@@ -11,6 +11,7 @@ a traceback or a machine out of memory.
 
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -153,9 +154,7 @@ def load_yaml_text(text: str, path: object = "<string>") -> Any:
     """Parse YAML text safely; every error (syntax, size, expansion, a value YAML cannot build) is a
     DataError naming ``path`` and the line."""
     if len(text) > MAX_YAML_BYTES:
-        raise DataError(
-            f"is larger than {MAX_YAML_BYTES // (1024 * 1024)} MiB, the limit for a YAML file", path
-        )
+        raise DataError(f"is larger than {_mib(MAX_YAML_BYTES)}, the limit for a YAML file", path)
     try:
         return yaml.load(text, Loader=_LineLoader)  # _LineLoader is a SafeLoader
     except DataError as exc:
@@ -164,15 +163,27 @@ def load_yaml_text(text: str, path: object = "<string>") -> Any:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
         raise DataError(f"YAML syntax error: {exc.problem or exc}", path, line) from None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow: its line, one line
+        line = text.count("\n", 0, exc.position) + 1
+        char = f"#x{exc.character:04x}" if isinstance(exc.character, int) else repr(exc.character)
+        reason = f"unacceptable character {char}: {exc.reason}"
+        raise DataError(f"YAML error: {reason}", path, line) from None
     except yaml.YAMLError as exc:
-        raise DataError(f"YAML error: {exc}", path) from None
+        raise DataError(f"YAML error: {str(exc).splitlines()[0]}", path) from None
     except RecursionError:
         raise DataError("the document is nested too deeply", path) from None
+    except UnicodeEncodeError as exc:  # a lone surrogate in a str (never in a file read as UTF-8)
+        line = text.count("\n", 0, exc.start) + 1
+        raise DataError(f"not valid text ({exc.reason} at character {exc.start})", path, line) from None
 
 
-def read_text(path: str | Path, *, limit: int = MAX_YAML_BYTES, what: str = "file") -> str:
-    """A text file tdxlib reads: at most ``limit`` bytes, UTF-8; every failure a DataError naming the
-    file (missing, a directory, unreadable, too large, not UTF-8 with the line of the first bad byte)."""
+def _mib(limit: int) -> str:
+    return f"{limit / (1024 * 1024):g} MiB"
+
+
+def read_bytes(path: str | Path, *, limit: int = MAX_YAML_BYTES, what: str = "file") -> bytes:
+    """A file tdxlib reads: at most ``limit`` bytes; every failure a DataError naming the file (missing,
+    a directory, unreadable, too large). Never reads more than ``limit + 1`` bytes (``/dev/zero``)."""
     p = Path(path)
     try:
         with p.open("rb") as f:
@@ -183,21 +194,65 @@ def read_text(path: str | Path, *, limit: int = MAX_YAML_BYTES, what: str = "fil
         raise DataError(f"is a directory, not a {what}", p) from None
     except OSError as exc:
         raise DataError(f"cannot read the {what}: {exc.strerror or exc}", p) from None
+    except ValueError:  # a NUL in the name: no file can have it
+        raise DataError(f"is not a valid name for a {what}", repr(str(p))) from None
     if len(raw) > limit:
-        raise DataError(
-            f"is larger than {limit // (1024 * 1024)} MiB, the limit for a {what} tdxlib reads", p
-        )
+        raise DataError(f"is larger than {_mib(limit)}, the limit for a {what} tdxlib reads", p)
+    return raw
+
+
+def decode(raw: bytes, path: object, what: str = "file") -> str:
+    """``raw`` as UTF-8 text; otherwise a DataError naming the file and the line of the first bad byte."""
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
-        raise DataError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", p, line) from None
+        raise DataError(
+            f"not UTF-8 text ({exc.reason} at byte {exc.start}): not a {what}", path, line
+        ) from None
+
+
+def read_text(path: str | Path, *, limit: int = MAX_YAML_BYTES, what: str = "file") -> str:
+    """A text file tdxlib reads: at most ``limit`` bytes, UTF-8; every failure a DataError naming the
+    file (missing, a directory, unreadable, too large, not UTF-8 with the line of the first bad byte)."""
+    return decode(read_bytes(path, limit=limit, what=what), Path(path), what)
+
+
+def gunzip(raw: bytes, path: object, *, limit: int, what: str = "file") -> bytes:
+    """Decompress gzip data of a file, stopping at ``limit`` bytes (a gzip bomb is a DataError, not a
+    machine out of memory); corrupt or truncated data is a DataError naming the file."""
+    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = d.decompress(raw, limit + 1)
+    except zlib.error as exc:
+        raise DataError(f"not gzip data ({exc}): not a {what}", path) from None
+    if len(out) > limit:
+        raise DataError(f"decompresses to more than {_mib(limit)}, the limit for a {what}", path)
+    if not d.eof:
+        raise DataError(f"truncated gzip data: not a whole {what}", path)
+    return out
 
 
 def load_yaml(path: str | Path) -> Any:
     """Read a YAML file safely, with line numbers kept (see LineDict) and errors naming the file."""
     p = Path(path)
     return load_yaml_text(read_text(p), p)
+
+
+def is_file(path: str | Path) -> bool:
+    """Whether ``path`` is a file; a name no file can have (too long, a NUL) is not one, never an error."""
+    try:
+        return Path(path).is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def exists(path: str | Path) -> bool:
+    """Whether anything is at ``path``; a name no file can have (too long, a NUL) names nothing."""
+    try:
+        return Path(path).exists()
+    except (OSError, ValueError):
+        return False
 
 
 def data_path(*parts: str) -> Path:

@@ -10,17 +10,20 @@ from __future__ import annotations
 import argparse
 import math
 
-__all__ = ["jobs", "non_negative", "positive"]
+__all__ = ["MAX_JOBS", "jobs", "non_negative", "positive"]
+
+#: The most worker processes or kernels: more than any machine tdxlib runs on has cores.
+MAX_JOBS = 1024
 
 
 def jobs(text: str) -> int:
-    """``--jobs N``: worker processes or kernels, an integer >= 1."""
+    """``--jobs N``: worker processes or kernels, an integer in 1..MAX_JOBS (omit it for the default)."""
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer; expected N >= 1") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not allowed; expected N >= 1 (omit it for the default)")
+    if not 1 <= value <= MAX_JOBS:
+        raise argparse.ArgumentTypeError(f"{value} is not allowed; expected N in 1..{MAX_JOBS}")
     return value
 
 

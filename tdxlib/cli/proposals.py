@@ -15,7 +15,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from tdxlib.errors import ValidationError
+from tdxlib.cli import options
 
 #: Output formats of ``eval``.
 FORMATS = ("table", "json", "md")
@@ -47,7 +47,9 @@ def register(subparsers: Any) -> None:
         "--compare", action="store_true", help="add every built-in proposal and print one verdict table"
     )
     e.add_argument("--seed", type=int, action="append", metavar="N", help="seed(s) instead of the suite's")
-    e.add_argument("--jobs", type=int, default=1, metavar="N", help="worker processes (default 1: serial)")
+    e.add_argument(
+        "--jobs", type=options.jobs, default=1, metavar="N", help="worker processes (default 1: serial)"
+    )
     e.set_defaults(func=eval_main)
 
     n = sub.add_parser("new", help="write a commented proposal template (it validates as written)")
@@ -57,6 +59,7 @@ def register(subparsers: Any) -> None:
 
     s = sub.add_parser("schema", help="print (or write, or check) the JSON Schema of the proposal format")
     s.add_argument("--out", metavar="FILE", help="write here (e.g. data/proposals/schema.json)")
+    s.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
     s.add_argument("--check", metavar="FILE", help="exit 1 if FILE differs from the generated schema")
     s.set_defaults(func=schema_main)
 
@@ -157,8 +160,6 @@ def eval_main(args: argparse.Namespace) -> int:
         verdict_table,
     )
 
-    if args.jobs < 1:
-        raise ValidationError("--jobs", args.jobs, "an integer >= 1")
     chosen = [resolve(f) for f in args.files]
     if args.compare:
         have = {p.id for p in chosen}
@@ -203,19 +204,18 @@ def new_main(args: argparse.Namespace) -> int:
     # pydantic, pandas, simpy: only when this command runs
     from tdxlib.argument.proposals import TEMPLATE
 
+    # the writer: only when a file is written
+    from tdxlib.files import write_requested
+
     if not args.out:
         sys.stdout.write(TEMPLATE)
         return 0
     out = Path(args.out)
-    if out.exists() and not args.force:
-        print(f"tdxlib proposals new: {out} exists; not overwritten (use --force)", file=sys.stderr)
-        return 1
     text = TEMPLATE
     stem = out.stem
     if re.fullmatch(r"[a-z0-9][a-z0-9-]{0,63}", stem):
         text = text.replace("\nid: my-proposal\n", f"\nid: {stem}\n", 1)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, encoding="utf-8")
+    write_requested(out, text, force=args.force, what="proposal file")
     print(f"wrote {out}; check it with: tdxlib proposals check {out}")
     return 0
 
@@ -225,19 +225,23 @@ def schema_main(args: argparse.Namespace) -> int:
     # pydantic, pandas, simpy: only when this command runs
     from tdxlib.argument.proposals import schema_json
 
+    # the one reader and writer: only when a file is read or written
+    from tdxlib.data import read_text
+    from tdxlib.files import write_requested
+
     text = schema_json()
     if args.check:
-        current = Path(args.check).read_text(encoding="utf-8") if Path(args.check).is_file() else ""
+        current = read_text(Path(args.check), what="schema file") if Path(args.check).is_file() else ""
         if current != text:
             print(
-                f"{args.check} is out of date: run tdxlib proposals schema --out {args.check}",
+                f"{args.check} is out of date: run tdxlib proposals schema --out {args.check} --force",
                 file=sys.stderr,
             )
             return 1
         print(f"{args.check}: up to date")
         return 0
     if args.out:
-        Path(args.out).write_text(text, encoding="utf-8")
+        write_requested(Path(args.out), text, force=args.force, what="schema file")
         print(f"wrote {args.out}")
         return 0
     sys.stdout.write(text)

@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tdxlib.cli import options
+
 
 def register(subparsers: Any) -> None:
     """Add the ``report`` sub-command to the tdxlib CLI."""
@@ -31,7 +33,12 @@ def register(subparsers: Any) -> None:
         help="run only these notebooks or runs (name, run name or glob; repeat or comma-separate)",
     )
     p.add_argument(
-        "--jobs", "-j", type=int, default=None, metavar="N", help="kernels in parallel (default: cores)"
+        "--jobs",
+        "-j",
+        type=options.jobs,
+        default=None,
+        metavar="N",
+        help="kernels in parallel (default: cores)",
     )
     p.add_argument(
         "--list", action="store_true", help="list the runs and whether they are cached; run nothing"
@@ -47,11 +54,18 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--update-golden", action="store_true", help="after building, rewrite reports/summary.golden.json"
     )
-    p.add_argument("--timeout", type=float, metavar="S", help="per-cell timeout in seconds (default: config)")
+    p.add_argument(
+        "--timeout", type=options.positive, metavar="S", help="per-cell timeout in seconds (default: config)"
+    )
     p.add_argument("--config", metavar="PATH", help="reports config (default: notebooks/reports.yaml)")
     p.add_argument("--golden", metavar="PATH", help="golden summary (default: reports/summary.golden.json)")
     p.add_argument("--reduced", action="store_true", help="run the reduced parameter sets (quick, for tests)")
-    p.add_argument("--kernel", metavar="NAME", help="Jupyter kernel (default: config, else 'tdxlib')")
+    p.add_argument(
+        "--jupyter-kernel",
+        metavar="NAME",
+        help="the Jupyter kernel that runs the notebooks (default: config, else 'tdxlib'); the guest kernel "
+        "profile is each notebook's `kernel` parameter",
+    )
     p.add_argument("--quiet", "-q", action="store_true", help="no progress output")
     p.set_defaults(func=run)
 
@@ -73,7 +87,7 @@ def _list(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else cfg.root / "reports"
     selected = cfg.select(_only(args.only), args.reduced)
     universe = cfg.reduced_runs if args.reduced else cfg.runs
-    states = plan(cfg, out, selected, universe, args.force, args.kernel or cfg.kernel)
+    states = plan(cfg, out, selected, universe, args.force, args.jupyter_kernel or cfg.jupyter_kernel)
     if not states:
         print(f"no runs listed in {cfg.path}")
         return 0
@@ -103,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
         force=args.force,
         reduced=args.reduced,
         timeout=args.timeout,
-        kernel=args.kernel,
+        jupyter_kernel=args.jupyter_kernel,
         progress=not args.quiet,
     )
     status = 0

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tdxlib.errors import DataError
+from tdxlib.cli import options
 
 #: Strategy names the command accepts (kept here so building the parser stays import-light).
 STRATEGIES = ("system-vector", "dynamic", "dynamic-apic", "caller-vcpu", "polling", "quote-carries-vector")
@@ -51,10 +51,16 @@ def register(subparsers: Any) -> None:
         help="poll interval (polling strategy; for interrupt strategies: a polling fallback)",
     )
     p.add_argument(
-        "--timeout-s", type=float, metavar="S", help="request timeout (interrupt strategies; polling: loop)"
+        "--timeout-s",
+        type=options.positive,
+        metavar="S",
+        help="request timeout (interrupt strategies; polling: loop)",
     )
     p.add_argument(
-        "--service-ms", type=float, metavar="MS", help="fixed quote service time, replaces the profile's"
+        "--service-ms",
+        type=options.non_negative,
+        metavar="MS",
+        help="fixed quote service time, replaces the profile's",
     )
     wl = p.add_mutually_exclusive_group()
     wl.add_argument(
@@ -63,12 +69,16 @@ def register(subparsers: Any) -> None:
     wl.add_argument(
         "--open", action="store_true", help="open workload: Poisson arrivals (default without a file)"
     )
-    p.add_argument("--rate", type=float, metavar="PER_S", help="open workload: quotes per second in total")
+    p.add_argument(
+        "--rate", type=options.positive, metavar="PER_S", help="open workload: quotes per second in total"
+    )
     p.add_argument("--requesters", type=int, metavar="N", help="open workload: independent requesters")
     stop = p.add_mutually_exclusive_group()
     stop.add_argument("--quotes", type=int, metavar="N", help="number of quote requests")
-    stop.add_argument("--duration", type=float, metavar="S", help="simulated seconds")
-    p.add_argument("--hotplug-every", type=float, metavar="S", help="offline/online a CPU every S seconds")
+    stop.add_argument("--duration", type=options.positive, metavar="S", help="simulated seconds")
+    p.add_argument(
+        "--hotplug-every", type=options.positive, metavar="S", help="offline/online a CPU every S seconds"
+    )
     p.add_argument(
         "--hz", type=int, metavar="HZ", help="guest HZ (100, 250, 300, 1000), overriding the kernel's"
     )
@@ -163,14 +173,9 @@ def main(args: argparse.Namespace) -> int:
     from tdxlib.sim import Scenario, run
 
     base: dict[str, Any] = {}
-    path = None
     if args.scenario:
         path = Path(args.scenario)
-        if not path.is_file():
-            raise DataError("scenario file not found", path)
         data = load_yaml(path)
-        if not isinstance(data, dict):
-            raise DataError(f"a scenario must be a mapping of fields, got {type(data).__name__}", path)
         Scenario.from_dict(data, path)  # file errors name the file and line before flags are applied
         base = dict(data)
     scenario = Scenario.from_dict(_overrides(args, base))

@@ -1,18 +1,27 @@
-"""Read a capture directory (``data/captures/<name>/``, written by ``tdxlib capture``) back into models.
+"""A capture directory (``data/captures/<name>/``, written by ``tdxlib capture``): read back into models,
+and written safely.
 
 A capture holds ``manifest.yaml``, ``interrupts.txt`` (or ``interrupts.txt.gz``), ``irq_affinity.txt``
-and, when debugfs was readable, ``VECTOR.txt``; the format is described in data/captures/README.md.
+and, when debugfs was readable, ``VECTOR.txt``; the format is described in data/captures/README.md and
+the manifest's shape is :class:`CaptureManifest` (``tdxlib schema capture-manifest``). Every file is
+read with the bounded reader (a non-UTF-8 or oversized file is a DataError naming it).
+:func:`write_capture` writes one beside its place and swaps it in, and replaces only a folder that is
+a tdxlib capture: anything else is refused, even with ``force``, naming what is there.
 """
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from tdxlib.data import data_path, load_yaml
-from tdxlib.errors import CaptureParseError, DataError, ValidationError
+from pydantic import Field, JsonValue
+
+from tdxlib import files
+from tdxlib.data import data_path, is_file, load_yaml, read_text
+from tdxlib.errors import CaptureParseError, DataError, TdxlibError, ValidationError
 from tdxlib.ingest.affinity import IrqAffinity, parse_affinity_table, parse_cpulist
 from tdxlib.ingest.dumpload import load_from_dump
 from tdxlib.ingest.estimate import DEFAULT_MANAGED_PATTERNS, ManagedSpec, estimate_load
@@ -21,6 +30,8 @@ from tdxlib.ingest.procinterrupts import ProcInterrupts, read_proc_interrupts
 from tdxlib.ingest.vectordump import VectorDump, parse_vector_dump
 from tdxlib.ingest.vectorload import VectorLoad
 from tdxlib.kernel.vectors.layout import VectorLayout, load_layout
+from tdxlib.models import Model, schema_comment, validate
+from tdxlib.values import Bool, Int, Str
 
 #: File names inside a capture directory.
 INTERRUPTS = "interrupts.txt"
@@ -28,6 +39,54 @@ AFFINITY = "irq_affinity.txt"
 VECTOR = "VECTOR.txt"
 VERSION = "version.txt"
 MANIFEST = "manifest.yaml"
+#: The largest VECTOR dump or affinity table read (8192 CPUs take a few MiB).
+MAX_TABLE_BYTES = 64 * 1024 * 1024
+#: The first line of a manifest: its schema, relative to data/captures/NAME/.
+MANIFEST_SCHEMA_LINE = schema_comment("../../schemas/capture-manifest.json")
+
+Count = Annotated[Int, Field(ge=0)]
+
+
+class CapturedFile(Model):
+    """``files.NAME`` of a manifest: where a file came from, whether it was read, and what it held."""
+
+    source: Str
+    status: Literal["ok", "partial", "unreadable", "unparsed"]
+    reason: Str | None = None
+    cpus_online: Count | None = None
+    irq_rows: Count | None = None
+    arch_rows: Count | None = None
+    irqs: Count | None = None
+    stored_as: Str | None = None
+    unreadable: dict[Str, dict[Str, Count]] | None = None
+
+
+class KernelFacts(Model):
+    """``kernel``: ``uname -r`` and ``/proc/version`` of the captured machine."""
+
+    release: Str | None = None
+    version: Str | None = None
+
+
+class CaptureManifest(Model):
+    """``manifest.yaml`` of a capture (written by ``tdxlib capture`` or, ``constructed``, by tdxlib)."""
+
+    format: Literal[1] = 1
+    name: Annotated[Str, Field(min_length=1)]
+    constructed: Bool = False
+    description: Str = ""
+    date: Str | None = None
+    as_root: Bool | None = None
+    root: Str | None = None
+    constructed_by: Str | None = None
+    how: Str | None = None
+    parameters: dict[Str, JsonValue] | None = None
+    kernel: KernelFacts = KernelFacts()
+    machine: dict[Str, JsonValue] = Field(default_factory=dict)
+    config_source: Str | None = None
+    config: dict[Str, Str | Int] = Field(default_factory=dict)
+    files: dict[Str, CapturedFile] = Field(default_factory=dict)
+    notes: list[Str] = Field(default_factory=list)
 
 
 def captures_dir() -> Path:
@@ -47,13 +106,13 @@ def resolve_capture(name_or_path: str | Path) -> Path:
     """A capture directory from a shipped name (``"vm-2cpu-linux-6.18"``) or a path."""
     if isinstance(name_or_path, Path) or "/" in str(name_or_path) or str(name_or_path).startswith("."):
         p = Path(name_or_path)
-        if (p / MANIFEST).is_file():
+        if is_file(p / MANIFEST):
             return p
         raise ValidationError("capture path", str(p), f"a directory holding {MANIFEST}")
     if not isinstance(name_or_path, str) or not name_or_path:
         raise ValidationError("capture", name_or_path, f"one of {', '.join(capture_names())} or a path")
     p = captures_dir() / name_or_path
-    if (p / MANIFEST).is_file():
+    if is_file(p / MANIFEST):
         return p
     raise ValidationError(
         "capture", name_or_path, f"one of {', '.join(capture_names()) or '(none)'} or a path"
@@ -144,12 +203,24 @@ class Capture:
         return est
 
 
+def read_manifest(path: Path) -> Mapping[str, Any]:
+    """A capture's manifest.yaml as read (a mapping with lines), validated as a :class:`CaptureManifest`."""
+    raw = load_yaml(path)
+    validate(CaptureManifest, raw, path, what="a capture manifest")
+    return raw
+
+
+def _table(path: Path, what: str) -> str:
+    try:
+        return read_text(path, limit=MAX_TABLE_BYTES, what=what)
+    except DataError as exc:
+        raise CaptureParseError(exc.message, exc.path, exc.line) from None
+
+
 def load_capture(name_or_path: str | Path) -> Capture:
     """Load a capture by shipped name or path; malformed files raise CaptureParseError naming the line."""
     p = resolve_capture(name_or_path)
-    manifest = load_yaml(p / MANIFEST)
-    if not isinstance(manifest, Mapping):
-        raise DataError("manifest is not a mapping", p / MANIFEST, 1)
+    manifest = read_manifest(p / MANIFEST)
     interrupts = None
     for fname in (INTERRUPTS, INTERRUPTS + ".gz"):
         if (p / fname).is_file():
@@ -157,14 +228,63 @@ def load_capture(name_or_path: str | Path) -> Capture:
             break
     affinity = None
     if (p / AFFINITY).is_file():
-        affinity = parse_affinity_table((p / AFFINITY).read_text(encoding="utf-8"), p / AFFINITY)
+        affinity = parse_affinity_table(_table(p / AFFINITY, "affinity table"), p / AFFINITY)
     dump = None
     if (p / VECTOR).is_file():
-        try:
-            text = (p / VECTOR).read_text(encoding="utf-8")
-        except UnicodeDecodeError:
-            raise CaptureParseError("not UTF-8 text", p / VECTOR, None) from None
-        dump = parse_vector_dump(text, p / VECTOR, strict=False)
+        dump = parse_vector_dump(_table(p / VECTOR, "VECTOR dump"), p / VECTOR, strict=False)
     if interrupts is None and dump is None:
         raise DataError(f"capture has neither {INTERRUPTS} nor {VECTOR}", p)
     return Capture(str(manifest.get("name", p.name)), p, manifest, interrupts, affinity, dump)
+
+
+# --------------------------------------------------------------------------------------------------
+# Writing: one way, and never over what is not a capture
+# --------------------------------------------------------------------------------------------------
+
+
+def _not_a_capture(dest: Path) -> str | None:
+    """Why ``dest`` is not a capture tdxlib may replace (what is there), or None when it is one."""
+    if dest.is_symlink() or not dest.is_dir():
+        return "a symbolic link" if dest.is_symlink() else "a file"
+    entries = sorted(p.name for p in dest.iterdir())
+    if MANIFEST not in entries:
+        shown = ", ".join(entries[:5]) + (", ..." if len(entries) > 5 else "")
+        return f"a folder without {MANIFEST} (it holds {shown or 'nothing'})"
+    try:
+        read_manifest(dest / MANIFEST)
+    except TdxlibError as exc:
+        return f"a folder whose {MANIFEST} is not a tdxlib capture manifest ({exc})"
+    return None
+
+
+def check_destination(dest: Path, force: bool) -> None:
+    """Refuse to write a capture to ``dest`` unless it is new, or ``force`` and it is a tdxlib capture."""
+    if dest.parent.exists() and not dest.parent.is_dir():
+        raise DataError("is not a directory: cannot hold a capture", dest.parent)
+    if not (dest.exists() or dest.is_symlink()):
+        return
+    if not force:
+        raise ValidationError(
+            "capture name", dest.name, f"a name not yet used in {dest.parent} (or pass --force)"
+        )
+    why = _not_a_capture(dest)
+    if why is not None:
+        raise DataError(f"is {why}; not replaced, even with --force (move it away first)", dest)
+
+
+def write_capture(dest: Path, contents: Mapping[str, bytes], manifest_text: str, *, force: bool) -> Path:
+    """Write a capture folder beside ``dest`` and swap it in (:func:`tdxlib.files.replace_dir`); an
+    existing ``dest`` is replaced only with ``force`` and only when it is a tdxlib capture."""
+    check_destination(dest, force)
+    tmp = files.temp_dir_beside(dest)
+    try:
+        tmp.chmod(0o755)
+        for fname, data in contents.items():
+            (tmp / fname).write_bytes(data)
+        (tmp / MANIFEST).write_text(MANIFEST_SCHEMA_LINE + "\n" + manifest_text, encoding="utf-8")
+        check_destination(dest, force)  # again: something may have appeared there meanwhile
+        files.replace_dir(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return dest

@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -37,6 +35,7 @@ import yaml
 from tdxlib.data import data_path
 from tdxlib.errors import ValidationError
 from tdxlib.ingest.affinity import IrqAffinity, format_affinity_table
+from tdxlib.ingest.captures import check_destination, write_capture
 from tdxlib.ingest.irqlines import X86_ARCH_ROWS, ArchRow, IrqRow
 from tdxlib.ingest.procinterrupts import ProcInterrupts, format_proc_interrupts
 from tdxlib.kernel.matrix import IrqMatrix
@@ -348,32 +347,23 @@ def synthesize(spec: ServerSpec | str, out: str | Path | None = None, *, force: 
         spec = found[0]
     out_dir = Path(out) if out is not None else data_path("captures")
     dest = out_dir / spec.name
-    if dest.exists() and not force:
-        raise ValidationError("capture name", spec.name, f"a name not yet used in {out_dir} (or force=True)")
+    check_destination(dest, force)
     files = render(spec)
     manifest = files.pop("manifest")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{spec.name}.tmp-", dir=out_dir))
-    tmp.chmod(0o755)
-    try:
-        for fname, content in files.items():
-            data = content.encode() if isinstance(content, str) else content
-            if len(data) > GZIP_ABOVE:
-                # mtime=0: byte-for-byte reproducible
-                (tmp / (fname + ".gz")).write_bytes(gzip.compress(data, compresslevel=9, mtime=0))
-                assert isinstance(manifest, dict)
-                manifest["files"][fname]["stored_as"] = fname + ".gz"
-            else:
-                (tmp / fname).write_bytes(data)
-        head = "# tdxlib capture manifest (format: data/captures/README.md) -- CONSTRUCTED, not measured\n"
-        (tmp / "manifest.yaml").write_text(head + yaml.safe_dump(manifest, sort_keys=False, width=110))
-        if dest.exists():
-            shutil.rmtree(dest)
-        tmp.rename(dest)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return dest
+    assert isinstance(manifest, dict)
+    contents: dict[str, bytes] = {}
+    for fname, content in files.items():
+        data = content.encode() if isinstance(content, str) else content
+        if len(data) > GZIP_ABOVE:
+            # mtime=0: byte-for-byte reproducible
+            contents[fname + ".gz"] = gzip.compress(data, compresslevel=9, mtime=0)
+            manifest["files"][fname]["stored_as"] = fname + ".gz"
+        else:
+            contents[fname] = data
+    head = "# tdxlib capture manifest (format: data/captures/README.md) -- CONSTRUCTED, not measured\n"
+    return write_capture(
+        dest, contents, head + yaml.safe_dump(manifest, sort_keys=False, width=110), force=force
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

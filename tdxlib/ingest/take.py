@@ -7,8 +7,8 @@ What is read (relative to ``root``, ``/`` by default, so tests can point it at a
 (``/proc/cpuinfo`` model and hypervisor flag, DMI vendor/product, ``/sys/hypervisor/type``) and the
 vector-relevant lines of the kernel config (``/proc/config.gz`` or ``/boot/config-<release>``).
 Nothing else: no host name, no command line. What could not be read is recorded with the reason.
-An existing capture is never overwritten unless ``force``; then the new one is written to a temporary
-directory next to it and swapped in.
+An existing capture is never overwritten unless ``force``, and then only when it is a tdxlib capture
+(:func:`~tdxlib.ingest.captures.write_capture`: written beside it and swapped in).
 """
 
 from __future__ import annotations
@@ -17,17 +17,16 @@ import datetime as _dt
 import gzip
 import os
 import re
-import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from tdxlib.data import data_path, load_yaml
+from tdxlib.data import data_path
 from tdxlib.errors import CaptureParseError, TdxlibError, ValidationError
 from tdxlib.ingest.affinity import format_affinity_table, read_proc_irq
+from tdxlib.ingest.captures import MANIFEST, check_destination, read_manifest, write_capture
 from tdxlib.ingest.procinterrupts import parse_proc_interrupts
 from tdxlib.ingest.vectordump import parse_vector_dump
 from tdxlib.kernel.vectors.layout import layout_names, layout_switches
@@ -196,8 +195,7 @@ def _destination(name: str, out: str | Path | None, root: str | Path, force: boo
         )
     out_dir = Path(out) if out is not None else data_path("captures")
     dest = out_dir / name
-    if dest.exists() and not force:
-        raise ValidationError("capture name", name, f"a name not yet used in {out_dir} (or pass --force)")
+    check_destination(dest, force)  # before reading anything: a name in use, or not a capture to replace
     rootp = Path(root)
     if not (rootp / "proc").is_dir():
         raise ValidationError("root", str(rootp), "a directory with a proc/ tree (/ for this machine)")
@@ -333,37 +331,16 @@ def take_capture(
 
 
 def _write(dest: Path, contents: dict[str, bytes], manifest: dict[str, Any], force: bool) -> None:
-    """Write into a temporary sibling directory, then rename it into place (swapping an old one out)."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
-    try:
-        tmp.chmod(0o755)
-        for fname, data in contents.items():
-            (tmp / fname).write_bytes(data)
-        text = yaml.safe_dump(
-            manifest, sort_keys=False, default_flow_style=False, width=110, allow_unicode=True
-        )
-        (tmp / "manifest.yaml").write_text(
-            "# tdxlib capture manifest (format: data/captures/README.md)\n" + text
-        )
-        if dest.exists():
-            if not force:
-                raise ValidationError("capture name", dest.name, f"a name not yet used in {dest.parent}")
-            old = Path(tempfile.mkdtemp(prefix=f".{dest.name}.old-", dir=dest.parent))
-            old.rmdir()
-            dest.rename(old)
-            tmp.rename(dest)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(dest)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    """The capture's files and manifest, written beside ``dest`` and swapped in (see write_capture)."""
+    text = yaml.safe_dump(manifest, sort_keys=False, default_flow_style=False, width=110, allow_unicode=True)
+    write_capture(
+        dest, contents, "# tdxlib capture manifest (format: data/captures/README.md)\n" + text, force=force
+    )
 
 
 def describe_capture(path: Path) -> str:
     """A few lines saying what a capture holds and what could not be read (printed by the CLI)."""
-    man = load_yaml(path / "manifest.yaml")
+    man = read_manifest(path / MANIFEST)
     lines = [f"capture written to {path}"]
     k = man.get("kernel") or {}
     mach = man.get("machine") or {}

@@ -20,6 +20,7 @@ import numpy.typing as npt
 
 from tdxlib.cache import memo
 from tdxlib.errors import ValidationError
+from tdxlib.kernel.limits import NR_CPUS_MAX
 from tdxlib.kernel.matrix import IrqMatrix
 from tdxlib.kernel.vectors.layout import VectorLayout, layout_key, load_layout
 
@@ -36,7 +37,8 @@ _LAYOUT_OF: dict[Mechanism, tuple[str, dict[str, bool]]] = {
     "dynamic": ("linux-5.19", {}),
 }
 
-MAX_CPUS = 8192
+#: The most CPUs a budget is computed for: the kernel's own limit.
+MAX_CPUS = NR_CPUS_MAX
 
 
 def layout_for(mechanism: str, **config: bool) -> VectorLayout:

@@ -39,17 +39,22 @@ from __future__ import annotations
 import errno
 import warnings
 from collections.abc import Iterable, Sequence
-from typing import Any, NoReturn, TypeAlias
+from typing import Annotated, Any, NoReturn, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
+from pydantic import Field, model_validator
 
 from tdxlib.errors import MatrixError, MatrixMisuse, ValidationError
+from tdxlib.kernel.limits import NR_CPUS_MAX, NR_VECTORS
+from tdxlib.models import ApiModel
+from tdxlib.values import Int
 
 __all__ = [
     "UINT_MAX",
     "CpuMask",
     "IrqMatrix",
+    "MatrixSize",
     "MatrixWarning",
     "bitmap_list_string",
     "bitmap_parselist",
@@ -84,21 +89,32 @@ def bitmap_list_string(bitmap: int, nbits: int) -> str:
     return ",".join(parts)
 
 
-def bitmap_parselist(text: str) -> list[int]:
-    """Parse a ``%*pbl`` range list ("0-19,32,50") back into sorted bit numbers; "" -> []."""
+def _decimal(s: str) -> bool:
+    return 0 < len(s) <= 12 and s.isascii() and s.isdigit()
+
+
+def bitmap_parselist(text: str, nbits: int = NR_CPUS_MAX) -> list[int]:
+    """Parse a ``%*pbl`` range list ("0-19,32,50") back into sorted bit numbers below ``nbits``; "" -> [].
+
+    Like the kernel's ``bitmap_parselist(buf, maskp, nmaskbits)``, a bit at or above ``nbits`` is an
+    error (-ERANGE there); the default is the widest bitmap printed this way, a cpumask of NR_CPUS_MAX.
+    """
+    if not isinstance(text, str):
+        raise ValidationError("bitmap list", text, "a string like '0-19,32,50'")
     text = text.strip()
     bits: set[int] = set()
     if not text:
         return []
     for part in text.split(","):
         lo_s, sep, hi_s = part.strip().partition("-")
-        try:
-            lo = int(lo_s)
-            hi = int(hi_s) if sep else lo
-        except ValueError:
-            raise ValidationError("bitmap list item", part, "N or N-M with decimal N <= M") from None
-        if lo < 0 or hi < lo:
+        if not _decimal(lo_s) or (sep and not _decimal(hi_s)):
+            raise ValidationError("bitmap list item", part, "N or N-M with decimal N <= M")
+        lo = int(lo_s)
+        hi = int(hi_s) if sep else lo
+        if hi < lo:
             raise ValidationError("bitmap list item", part, "N or N-M with 0 <= N <= M")
+        if hi >= nbits:
+            raise ValidationError("bitmap list item", part, f"bits in 0..{nbits - 1} (a {nbits}-bit bitmap)")
         bits.update(range(lo, hi + 1))
     return sorted(bits)
 
@@ -114,6 +130,28 @@ def _bits_of(x: int) -> list[int]:
 
 def _is_bool(v: object) -> bool:
     return type(v) is bool or isinstance(v, np.bool_)
+
+
+class MatrixSize(ApiModel):
+    """The geometry ``irq_alloc_matrix()`` takes, bounded by the kernel's own limits: at most NR_VECTORS
+    bits (the IDT) and NR_CPUS_MAX possible CPUs, so no size can ask for more memory than a real kernel."""
+
+    matrix_bits: Annotated[Int, Field(ge=1, le=NR_VECTORS)]
+    alloc_start: Annotated[Int, Field(ge=0)]
+    alloc_end: Annotated[Int, Field(ge=0)]
+    ncpus: Annotated[Int, Field(ge=1, le=NR_CPUS_MAX)]
+
+    @model_validator(mode="after")
+    def _allocation_range(self) -> MatrixSize:
+        if self.alloc_start > self.matrix_bits:
+            raise ValidationError("alloc_start", self.alloc_start, f"0..{self.matrix_bits} (matrix_bits)")
+        if not self.alloc_start <= self.alloc_end <= self.matrix_bits:
+            raise ValidationError(
+                "alloc_end",
+                self.alloc_end,
+                f"{self.alloc_start}..{self.matrix_bits} (alloc_start..matrix_bits)",
+            )
+        return self
 
 
 class IrqMatrix:
@@ -137,30 +175,9 @@ class IrqMatrix:
     __hash__ = None  # type: ignore[assignment]  # mutable; equality compares the whole state
 
     def __init__(self, matrix_bits: int, alloc_start: int, alloc_end: int, ncpus: int) -> None:
-        for name, value in (
-            ("matrix_bits", matrix_bits),
-            ("alloc_start", alloc_start),
-            ("alloc_end", alloc_end),
-            ("ncpus", ncpus),
-        ):
-            if type(value) is not int and not isinstance(value, np.integer):
-                raise ValidationError(name, value, "an integer")
-        matrix_bits, alloc_start, alloc_end, ncpus = (
-            int(matrix_bits),
-            int(alloc_start),
-            int(alloc_end),
-            int(ncpus),
-        )
-        if matrix_bits < 1:
-            raise ValidationError("matrix_bits", matrix_bits, "an integer >= 1")
-        if not 0 <= alloc_start <= matrix_bits:
-            raise ValidationError("alloc_start", alloc_start, f"0..{matrix_bits} (matrix_bits)")
-        if not alloc_start <= alloc_end <= matrix_bits:
-            raise ValidationError(
-                "alloc_end", alloc_end, f"{alloc_start}..{matrix_bits} (alloc_start..matrix_bits)"
-            )
-        if ncpus < 1:
-            raise ValidationError("ncpus", ncpus, "an integer >= 1")
+        size = MatrixSize(matrix_bits=matrix_bits, alloc_start=alloc_start, alloc_end=alloc_end, ncpus=ncpus)
+        matrix_bits, alloc_start, alloc_end = size.matrix_bits, size.alloc_start, size.alloc_end
+        ncpus = size.ncpus
         self.matrix_bits = matrix_bits
         self.alloc_start = alloc_start
         self.alloc_end = alloc_end

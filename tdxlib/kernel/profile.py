@@ -24,16 +24,20 @@ import pydantic
 
 from tdxlib import models
 from tdxlib.cache import glob_key, memo, stat_key
-from tdxlib.data import data_path, load_yaml
+from tdxlib.data import data_path, is_file, load_yaml
 from tdxlib.errors import DataError, ValidationError
 from tdxlib.kernel.jiffies import COMMON_HZ
 from tdxlib.kernel.vectors import layout_names, layout_switches
+from tdxlib.values import Str, Text
 
 __all__ = [
     "DEFAULT_KERNEL",
+    "HOTPLUG_KERNEL",
+    "POLLING_KERNEL",
     "CpuOffline",
     "GuestKernel",
     "KernelProfile",
+    "KernelSources",
     "Offlining",
     "kernel_names",
     "kernel_sources",
@@ -44,6 +48,12 @@ __all__ = [
 
 #: The kernel of the 2022 thread: v5.19 with the v8 patch (the simulator's default guest).
 DEFAULT_KERNEL = "linux-5.19-tdx-v8"
+#: The kernel hotplug checks read their evidence on: the first LTS whose TDs can offline CPUs (6.11+,
+#: a version-1 MADT wakeup mailbox). On 5.19 + v8 no CPU can go offline at all.
+HOTPLUG_KERNEL = "linux-6.12"
+#: The kernel polling checks read their evidence on: the LTS before the 6.7 poller was merged, with its
+#: timer (HZ 250, msleep + 1 jiffy).
+POLLING_KERNEL = "linux-6.6"
 
 _DIR = "kernels"
 _SOURCES_FILE = "sources.yaml"
@@ -275,16 +285,17 @@ def kernel_sources() -> Mapping[str, str]:
     return _sources_of(str(path), stat_key(path))
 
 
+class KernelSources(models.Model):
+    """``data/kernels/sources.yaml``: every text the profiles cite, by key."""
+
+    sources: dict[Str, Text]
+
+
 @memo(maxsize=4)
 def _sources_of(path: str, stamp: tuple[tuple[str, int, int], ...]) -> Mapping[str, str]:
     del stamp  # part of the cache key only
-    doc = load_yaml(path)
-    if not isinstance(doc, dict) or not isinstance(doc.get("sources"), dict):
-        raise DataError("a kernel sources file is a mapping with a 'sources' mapping", path, 1)
-    bad = [k for k, v in doc["sources"].items() if not isinstance(v, str) or not v.strip()]
-    if bad:
-        raise DataError("every source is a non-empty text", path, doc["sources"].line_of(bad[0]), bad[0])
-    return dict(doc["sources"])
+    doc = models.validate(KernelSources, load_yaml(path), Path(path), what="a kernel sources file")
+    return dict(doc.sources)
 
 
 def _path_of(name: str) -> Path:
@@ -293,7 +304,7 @@ def _path_of(name: str) -> Path:
     if name.endswith((".yaml", ".yml")) or "/" in name:
         return Path(name).resolve()
     path = data_path(_DIR, f"{name}.yaml")
-    if name == Path(_SOURCES_FILE).stem or not path.is_file():
+    if name == Path(_SOURCES_FILE).stem or not is_file(path):
         raise ValidationError("kernel", name, f"one of {', '.join(kernel_names())} or a .yaml path")
     return path
 
@@ -303,7 +314,7 @@ def load_kernel(name: str | KernelProfile) -> KernelProfile:
     if isinstance(name, KernelProfile):
         return name
     path = _path_of(name)
-    if not path.is_file():
+    if not is_file(path):
         raise DataError("kernel profile file not found", path)
     return _profile_of(str(path), stat_key(path, data_path(_DIR, _SOURCES_FILE)))
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import compileall
 import contextlib
 import json
+import math
 import os
 import shutil
 import sys
@@ -21,10 +22,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tdxlib import __version__
+from tdxlib import __version__, files
 from tdxlib.cache import BUILD_CACHE_ENV
 from tdxlib.data import DATA_DIR
-from tdxlib.errors import ReportError
+from tdxlib.errors import DataError, ReportError, ValidationError
 from tdxlib.files import atomic_write_text
 from tdxlib.lazy import defer_rfc3987_syntax
 from tdxlib.report import runcache
@@ -32,7 +33,7 @@ from tdxlib.report.config import ReportConfig, Run, load_config, read_notebook_j
 from tdxlib.report.execute import RunError, execute_notebook, kernel_environment, resolve_kernel, run_pipeline
 from tdxlib.report.export import header_html, prune_svg_cache, render_charts
 from tdxlib.report.index import build_summary, git_commit, index_html, summary_markdown
-from tdxlib.report.params import run_kernel, run_kernel_line
+from tdxlib.report.paramcell import run_kernel, run_kernel_line
 from tdxlib.report.records import collect_records
 from tdxlib.report.renderer import Renderer
 
@@ -132,6 +133,16 @@ def _data_hash() -> str:
     return runcache.hash_tree(DATA_DIR)
 
 
+def _fresh(record: dict[str, Any] | None, key: str, out: Path, name: str) -> bool:
+    """A run's reports are current: its record has ``key`` and both files are there."""
+    return (
+        record is not None
+        and record.get("key") == key
+        and (out / f"{name}.html").is_file()
+        and (out / f"{name}.ipynb").is_file()
+    )
+
+
 def plan(
     config: ReportConfig,
     out: Path,
@@ -151,12 +162,7 @@ def plan(
         inputs = runcache.run_inputs(nb_hashes[run.path], run.parameters, source_hash, data_hash, kernel)
         key = runcache.cache_key(inputs)
         record = runcache.read_record(out, run.name)
-        fresh = (
-            record is not None
-            and record.get("key") == key
-            and (out / f"{run.name}.html").is_file()
-            and (out / f"{run.name}.ipynb").is_file()
-        )
+        fresh = _fresh(record, key, out, run.name)
         if run.name not in chosen:
             action = "cached" if fresh else "not selected"
         elif fresh and not force:
@@ -301,6 +307,85 @@ def write_summaries(out: Path, states: Sequence[RunState], root: Path) -> dict[s
     return summary
 
 
+def _checked_options(jobs: int | None, timeout: float | None, default_timeout: float) -> tuple[int, float]:
+    """``jobs`` (None: one kernel per core) and the per-cell ``timeout`` (None: the config's)."""
+    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or not 1 <= jobs <= 1024):
+        raise ValidationError("jobs", jobs, "an integer in 1..1024, or None for one kernel per core")
+    per_cell = default_timeout if timeout is None else timeout
+    if isinstance(per_cell, bool) or not isinstance(per_cell, (int, float)) or not 0 < per_cell < math.inf:
+        raise ValidationError("timeout", per_cell, "a finite number of seconds > 0")
+    return (jobs or os.cpu_count() or 1), float(per_cell)
+
+
+def _out_dir(out: Path) -> Path:
+    """The output folder, made if missing; a file there is an error naming it."""
+    if out.exists() and not out.is_dir():
+        raise DataError("is not a directory; --out names the folder the reports go into", out)
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _clean_tmp(out: Path) -> None:
+    """Remove what killed builds left in ``<out>/.tmp`` (called only when no other build is running)."""
+    tmp = out / ".tmp"
+    if tmp.is_dir():
+        for leftover in tmp.iterdir():
+            if leftover.is_dir() and not leftover.is_symlink():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink(missing_ok=True)
+
+
+def _refresh(states: Sequence[RunState], out: Path) -> None:
+    """Runs this build did not execute may have been built meanwhile by another build into the same
+    ``out``: take their records as they are now, so the summary lists every run that is built."""
+    for s in states:
+        if s.action != "not selected":
+            continue
+        record = runcache.read_record(out, s.run.name)
+        if _fresh(record, s.key, out, s.run.name):
+            s.record, s.action = record, "cached"
+
+
+def _execute_all(
+    todo: list[RunState],
+    cfg: ReportConfig,
+    out_dir: Path,
+    kernel_name: str,
+    n_jobs: int,
+    per_cell: float,
+    progress: bool,
+    say: Callable[[str], None],
+) -> None:
+    """Execute the runs of ``todo`` (each state records its outcome)."""
+    defer_rfc3987_syntax()
+    resolved = resolve_kernel(kernel_name)
+    compile_tdxlib()
+    (out_dir / ".tmp").mkdir(parents=True, exist_ok=True)
+    commit = git_commit(cfg.root)
+    say(f"tdxlib report: executing {len(todo)} run(s) on {min(n_jobs, len(todo))} kernel(s) [{resolved}]")
+    with (
+        kernel_environment({BUILD_CACHE_ENV: str(_build_cache(out_dir))}),
+        Renderer() as renderer,
+    ):
+        for state, record, exc in run_pipeline(
+            todo,
+            lambda s: _execute_step(s, out_dir, resolved, per_cell),
+            lambda s, executed: _finish_step(s, executed, out_dir, __version__, commit, renderer),
+            n_jobs,
+            lambda s: s.run.name,
+            progress,
+        ):
+            if exc is None:
+                state.record, state.action = record, "executed"
+            elif isinstance(exc, ReportError):
+                state.action, state.error = "failed", exc
+            else:
+                state.action = "failed"
+                state.error = ReportError(f"{state.run.name}: {type(exc).__name__}: {exc}")
+    prune_svg_cache(out_dir / ".cache" / "svg")
+
+
 def build(
     config: Path | str | None = None,
     out: Path | str | None = None,
@@ -309,56 +394,34 @@ def build(
     force: bool = False,
     reduced: bool = False,
     timeout: float | None = None,
-    kernel: str | None = None,
+    jupyter_kernel: str | None = None,
     progress: bool = True,
     log: Callable[[str], None] | None = None,
 ) -> BuildResult:
-    """Build the reports; see the module doc. Raises ParameterError before anything executes."""
+    """Build the reports; see the module doc. Raises ParameterError before anything executes.
+
+    Builds into the same ``out`` may run at once (each holds a shared lock on ``<out>/.lock``; the one
+    that starts alone first removes what killed builds left in ``<out>/.tmp``); the summaries are
+    written under ``<out>/.summary.lock`` from every run's record as it is then, so they list every
+    run any of them built."""
     started = time.perf_counter()
     say = log or ((lambda msg: print(msg, file=sys.stderr)) if progress else (lambda msg: None))
     cfg = load_config(Path(config) if config is not None else default_config_path())
-    out_dir = Path(out) if out is not None else cfg.root / "reports"
+    n_jobs, per_cell = _checked_options(jobs, timeout, cfg.timeout)
     selected = cfg.select(only, reduced)
     universe = cfg.reduced_runs if reduced else cfg.runs
-    kernel_name = kernel or cfg.kernel
-    per_cell = float(timeout) if timeout is not None else cfg.timeout
-    if per_cell <= 0:
-        raise ReportError(f"--timeout {per_cell:g}: expected seconds > 0")
-    states = plan(cfg, out_dir, selected, universe, force, kernel_name)
-    todo = [s for s in states if s.action == "execute"]
-    if todo:
-        defer_rfc3987_syntax()
-        resolved = resolve_kernel(kernel_name)
-        compile_tdxlib()
-        (out_dir / ".tmp").mkdir(parents=True, exist_ok=True)
-        commit = git_commit(cfg.root)
-        n_jobs = jobs if jobs and jobs > 0 else (os.cpu_count() or 1)
-        say(f"tdxlib report: executing {len(todo)} run(s) on {min(n_jobs, len(todo))} kernel(s) [{resolved}]")
-        with (
-            kernel_environment({BUILD_CACHE_ENV: str(_build_cache(out_dir))}),
-            Renderer() as renderer,
-        ):
-            for state, record, exc in run_pipeline(
-                todo,
-                lambda s: _execute_step(s, out_dir, resolved, per_cell),
-                lambda s, executed: _finish_step(s, executed, out_dir, __version__, commit, renderer),
-                n_jobs,
-                lambda s: s.run.name,
-                progress,
-            ):
-                if exc is None:
-                    state.record, state.action = record, "executed"
-                elif isinstance(exc, ReportError):
-                    state.action, state.error = "failed", exc
-                else:
-                    state.action = "failed"
-                    state.error = ReportError(f"{state.run.name}: {type(exc).__name__}: {exc}")
-        prune_svg_cache(out_dir / ".cache" / "svg")
-    else:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    with contextlib.suppress(OSError):
-        (out_dir / ".tmp").rmdir()  # only when empty: a concurrent build may still use it
-    summary = write_summaries(out_dir, states, cfg.root)
+    kernel_name = jupyter_kernel or cfg.jupyter_kernel
+    out_dir = _out_dir(Path(out) if out is not None else cfg.root / "reports")
+    with files.shared_lock(out_dir / ".lock", when_alone=lambda: _clean_tmp(out_dir)):
+        states = plan(cfg, out_dir, selected, universe, force, kernel_name)
+        todo = [s for s in states if s.action == "execute"]
+        if todo:
+            _execute_all(todo, cfg, out_dir, kernel_name, n_jobs, per_cell, progress, say)
+        with contextlib.suppress(OSError):
+            (out_dir / ".tmp").rmdir()  # only when empty: a concurrent build may still use it
+        with files.lock(out_dir / ".summary.lock"):
+            _refresh(states, out_dir)
+            summary = write_summaries(out_dir, states, cfg.root)
     return BuildResult(
         out_dir, cfg, states, summary, time.perf_counter() - started, [r.name for r in selected]
     )

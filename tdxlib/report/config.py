@@ -3,7 +3,7 @@
 Format (documented in reports/README.md)::
 
     timeout: 600                  # optional: seconds per cell
-    kernel: tdxlib                # optional: Jupyter kernel name
+    jupyter_kernel: tdxlib        # optional: the Jupyter kernel that runs the notebooks
     notebooks:
       01_the_question:            # notebooks/01_the_question.ipynb, run once with its defaults
       02_vector_budget:           # one run per named set: "<notebook>--<set>"
@@ -13,7 +13,7 @@ Format (documented in reports/README.md)::
       02_vector_budget: small-td
 
 A set named ``default`` gives the run the notebook's own name. Every set is checked before anything
-executes (:class:`~tdxlib.report.params.ParameterError`): against the notebook's parameter model
+executes (:class:`~tdxlib.report.paramcell.ParameterError`): against the notebook's parameter model
 (:mod:`tdxlib.workbook.params`) when it has one, else against its parameters cell.
 """
 
@@ -21,22 +21,41 @@ from __future__ import annotations
 
 import fnmatch
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from tdxlib.data import load_yaml
+from pydantic import Field, JsonValue
+
+from tdxlib.data import load_yaml, read_text
 from tdxlib.errors import DataError, ReportError
-from tdxlib.report.params import ModelParameters, ParameterError, ParametersCell, notebook_parameters
+from tdxlib.models import Model, line_for, validate
+from tdxlib.report.paramcell import ModelParameters, ParameterError, ParametersCell, notebook_parameters
+from tdxlib.values import Float, Pattern, Str
 
 #: The parameter the pipeline sets on every run (headless): notebooks declare ``interactive: bool``.
 INTERACTIVE = "interactive"
 DEFAULT_TIMEOUT = 600.0
 DEFAULT_KERNEL = "tdxlib"
-_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
-_TOP_KEYS = {"timeout", "kernel", "notebooks", "reduced"}
+#: The largest notebook read (ours are committed without outputs: a few hundred KiB).
+NOTEBOOK_BYTES = 64 * 1024 * 1024
+_NAME = r"[A-Za-z0-9_][A-Za-z0-9_.-]*"
+NotebookName = Annotated[Str, Pattern(_NAME, "a notebook name: the .ipynb file stem (letters, digits, _.-)")]
+SetName = Annotated[Str, Pattern(_NAME, "a set name of letters, digits, _.- (part of a report's file name)")]
+#: One parameter set: parameter -> a plain YAML value (nothing YAML-specific such as a date).
+ParameterSet = dict[Str, JsonValue]
+#: A notebook's sets (nothing: one run with the notebook's defaults).
+Sets = Annotated[dict[SetName, ParameterSet | None], Field(min_length=1)] | None
+
+
+class ReportsFile(Model):
+    """``notebooks/reports.yaml`` (format: reports/README.md)."""
+
+    timeout: Annotated[Float, Field(gt=0, description="seconds per cell")] = DEFAULT_TIMEOUT
+    jupyter_kernel: Annotated[Str, Field(min_length=1, description="the Jupyter kernel")] = DEFAULT_KERNEL
+    notebooks: dict[NotebookName, Sets] = Field(default_factory=dict)
+    reduced: dict[NotebookName, SetName | ParameterSet | None] = Field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -58,7 +77,7 @@ class ReportConfig:
     path: Path
     runs: list[Run]
     timeout: float = DEFAULT_TIMEOUT
-    kernel: str = DEFAULT_KERNEL
+    jupyter_kernel: str = DEFAULT_KERNEL
     reduced_runs: list[Run] = field(default_factory=list)
 
     @property
@@ -83,7 +102,7 @@ class ReportConfig:
         ]
         if unmatched:
             known = ", ".join(r.name for r in runs) or "none"
-            raise ReportError(f"--only {', '.join(unmatched)}: no such run; runs are: {known}")
+            raise ReportError(f"--only {', '.join(map(repr, unmatched))}: no such run; runs are: {known}")
         return chosen
 
 
@@ -95,9 +114,7 @@ def run_name(notebook: str, set_name: str) -> str:
 def read_notebook_json(path: Path) -> dict[str, Any]:
     """A notebook file as plain JSON (no nbformat: keeps a no-op build fast)."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise DataError("notebook not found", path) from exc
+        data = json.loads(read_text(path, limit=NOTEBOOK_BYTES, what="notebook"))
     except json.JSONDecodeError as exc:
         raise DataError(f"not a notebook (invalid JSON: {exc.msg})", path, exc.lineno) from exc
     if not isinstance(data, dict) or "cells" not in data:
@@ -105,26 +122,11 @@ def read_notebook_json(path: Path) -> dict[str, Any]:
     return data
 
 
-def _sets(entry: Any, where: str) -> dict[str, dict[str, Any]]:
+def _sets(entry: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
+    """A notebook's parameter sets as plain JSON values (what papermill injects and the cache hashes)."""
     if entry is None:
         return {"default": {}}
-    if not isinstance(entry, Mapping) or not entry:
-        raise ReportError(f"{where}: expected a mapping of set name -> parameters (or nothing)")
-    sets: dict[str, dict[str, Any]] = {}
-    for set_name, values in entry.items():
-        if not isinstance(set_name, str) or not _NAME.match(set_name):
-            raise ReportError(f"{where}: set name {set_name!r} must match {_NAME.pattern}")
-        if values is None:
-            values = {}
-        if not isinstance(values, Mapping):
-            raise ReportError(f"{where}, set {set_name!r}: expected a mapping of parameter -> value")
-        try:  # plain JSON values: what papermill injects and what the cache key hashes
-            sets[set_name] = json.loads(json.dumps({str(k): v for k, v in values.items()}))
-        except (TypeError, ValueError) as exc:
-            raise ReportError(
-                f"{where}, set {set_name!r}: values must be plain YAML scalars/lists/maps: {exc}"
-            ) from None
-    return sets
+    return {name: json.loads(json.dumps(dict(values or {}))) for name, values in entry.items()}
 
 
 def _make_run(
@@ -147,63 +149,44 @@ def _make_run(
     return run, problems
 
 
-def load_config(path: Path | str) -> ReportConfig:
-    """Read reports.yaml and check every parameter set; raises ParameterError before anything runs."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError("reports config not found", path)
-    doc = load_yaml(path) or {}
-    if not isinstance(doc, Mapping):
-        raise DataError("expected a mapping with 'notebooks:'", path)
-    line_of = getattr(doc, "line_of", lambda _k: None)
-    unknown = set(doc) - _TOP_KEYS
-    if unknown:
-        key = sorted(unknown, key=str)[0]
-        raise DataError(f"unknown key {key!r}; allowed: {', '.join(sorted(_TOP_KEYS))}", path, line_of(key))
-    timeout = doc.get("timeout", DEFAULT_TIMEOUT)
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-        raise DataError(f"timeout = {timeout!r}; expected seconds > 0", path, line_of("timeout"))
-    kernel = doc.get("kernel", DEFAULT_KERNEL)
-    if not isinstance(kernel, str) or not kernel:
-        raise DataError(f"kernel = {kernel!r}; expected a kernel name", path, line_of("kernel"))
-    notebooks = doc.get("notebooks") or {}
-    if not isinstance(notebooks, Mapping):
-        raise DataError("'notebooks' must map notebook name -> parameter sets", path, line_of("notebooks"))
+def _reduced(
+    notebook: str, pick: Any, sets: dict[str, dict[str, Any]], runs: list[Run], path: Path, cell: Any
+) -> tuple[Run, list[str]]:
+    """The run ``--reduced`` makes of ``notebook``: a named set, or its own overrides."""
+    if isinstance(pick, str):
+        if pick not in sets:
+            raise ReportError(f"{path.name}: reduced: {notebook}: no set named {pick!r}")
+        return next(r for r in runs if r.notebook == notebook and r.set_name == pick), []
+    return _make_run(notebook, "reduced", dict(pick or {}), path.parent / f"{notebook}.ipynb", cell)
 
+
+def load_config(path: Path | str) -> ReportConfig:
+    """Read reports.yaml (its shape: :class:`ReportsFile`) and check every parameter set against its
+    notebook; raises ParameterError before anything runs."""
+    path = Path(path)
+    raw = load_yaml(path)
+    doc = validate(ReportsFile, {} if raw is None else raw, path, what="reports.yaml")
+    for name in doc.reduced:
+        if name not in doc.notebooks:
+            raise DataError(
+                f"reduced: {name!r} is not listed under notebooks", path, line_for(raw, ("reduced",))
+            )
     runs: list[Run] = []
     reduced: list[Run] = []
     problems: list[str] = []
-    reduced_doc = doc.get("reduced") or {}
-    if not isinstance(reduced_doc, Mapping):
-        raise DataError(
-            "'reduced' must map notebook name -> set name or parameters", path, line_of("reduced")
-        )
-    for name in reduced_doc:
-        if name not in notebooks:
-            raise DataError(f"reduced: {name!r} is not listed under notebooks", path, line_of("reduced"))
-    for notebook, entry in notebooks.items():
-        nb_line = getattr(notebooks, "line_of", lambda _k: None)(notebook)
-        where = f"{path.name} line {nb_line}: {notebook}" if nb_line else f"{path.name}: {notebook}"
-        if not isinstance(notebook, str) or not _NAME.match(notebook):
-            raise ReportError(f"{where}: notebook name must match {_NAME.pattern}")
+    for notebook, entry in doc.notebooks.items():
         nb_path = path.parent / f"{notebook}.ipynb"
         cell = notebook_parameters(read_notebook_json(nb_path), nb_path)
-        sets = _sets(entry, where)
+        sets = _sets(entry)
         for set_name, overrides in sets.items():
             run, bad = _make_run(notebook, set_name, overrides, nb_path, cell)
             runs.append(run)
             problems += bad
-        pick = reduced_doc.get(notebook, next(iter(sets)))
-        if isinstance(pick, str):
-            if pick not in sets:
-                raise ReportError(f"{path.name}: reduced: {notebook}: no set named {pick!r}")
-            reduced.append(next(r for r in runs if r.notebook == notebook and r.set_name == pick))
-        elif isinstance(pick, Mapping) or pick is None:
-            run, bad = _make_run(notebook, "reduced", dict(pick or {}), nb_path, cell)
-            reduced.append(run)
-            problems += bad
-        else:
-            raise ReportError(f"{path.name}: reduced: {notebook}: expected a set name or a mapping")
+        run, bad = _reduced(notebook, doc.reduced.get(notebook, next(iter(sets))), sets, runs, path, cell)
+        reduced.append(run)
+        problems += bad
     if problems:
         raise ParameterError(problems)
-    return ReportConfig(path=path, runs=runs, timeout=float(timeout), kernel=kernel, reduced_runs=reduced)
+    return ReportConfig(
+        path=path, runs=runs, timeout=doc.timeout, jupyter_kernel=doc.jupyter_kernel, reduced_runs=reduced
+    )

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 from tdxlib.errors import ReportError, TdxlibError
 from tdxlib.report.config import DEFAULT_KERNEL, Run, read_notebook_json
-from tdxlib.report.params import cell_source
+from tdxlib.report.paramcell import cell_source
 
 T = TypeVar("T")
 #: Environment the kernels inherit: headless charts rendered by the pipeline, deterministic hashing.

@@ -14,10 +14,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from tdxlib.data import read_text
 from tdxlib.errors import DataError
 from tdxlib.files import atomic_write_text
 
 GOLDEN_SCHEMA = 1
+#: The largest golden file read (the committed one is a few hundred KiB).
+GOLDEN_BYTES = 64 * 1024 * 1024
 
 
 def golden_from_summary(summary: Mapping[str, Any]) -> dict[str, Any]:
@@ -55,13 +58,12 @@ def write_golden(path: Path, summary: Mapping[str, Any]) -> bool:
 
 
 def read_golden(path: Path) -> dict[str, Any]:
-    """Read the committed golden file; DataError naming it when missing or malformed."""
+    """Read the committed golden file; DataError naming it when missing, unreadable (a directory, not
+    UTF-8, too large) or malformed."""
+    if not (path.exists() or path.is_symlink()):
+        raise DataError("golden summary not found; create it with `tdxlib report --update-golden`", path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(
-            "golden summary not found; create it with `tdxlib report --update-golden`", path
-        ) from None
+        data = json.loads(read_text(path, limit=GOLDEN_BYTES, what="golden summary"))
     except json.JSONDecodeError as exc:
         raise DataError(f"invalid JSON: {exc.msg}", path, exc.lineno) from None
     if not isinstance(data, dict) or data.get("schema") != GOLDEN_SCHEMA or "runs" not in data:

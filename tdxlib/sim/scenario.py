@@ -1,78 +1,131 @@
 """What to simulate: :class:`Scenario` (guest, load, strategy, VMM, workload, hotplug, seed), its checks,
 YAML scenario files, and the VMM profile a scenario names.
 
-One frozen, validated record per situation, so scenarios can be compared, hashed, cached and shipped
-to worker processes; every bad value raises a :class:`~tdxlib.errors.ValidationError` naming it.
+One frozen pydantic model per situation (:class:`tdxlib.models.ApiModel`), so scenarios can be
+compared, hashed, cached and shipped to worker processes; a bad value given in Python raises a
+:class:`~tdxlib.errors.ValidationError` naming the field, the value and what is allowed, one in a
+scenario file a :class:`~tdxlib.errors.DataError` naming file, line and field. ``tdxlib schema
+scenario`` prints the JSON Schema of the file format.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple
 
-import numpy as np
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    WithJsonSchema,
+    model_validator,
+)
 
 from tdxlib.cache import memo
 from tdxlib.data import load_yaml
-from tdxlib.errors import DataError, ValidationError
+from tdxlib.errors import ValidationError
+from tdxlib.kernel.jiffies import COMMON_HZ
+from tdxlib.kernel.limits import APIC_ID_MAX, NR_CPUS_MAX, NR_VECTORS
 from tdxlib.kernel.profile import DEFAULT_KERNEL, GuestKernel, load_kernel
-from tdxlib.tdx.strategies import NotifyStrategy, SystemVector, make_strategy
+from tdxlib.models import ApiModel, build, validate
+from tdxlib.tdx.strategies import STRATEGY_NAMES, NotifyStrategy, SystemVector, make_strategy
 from tdxlib.tdx.vmm import VmmProfile, is_shipped, load_profile, profile_names
+from tdxlib.values import AnyOf, Bool, Choices, Float, Int, Str
 
 __all__ = ["DEFAULT_QUOTES", "Hotplug", "Scenario", "load_scenario"]
 
 #: Quotes per run when neither ``quotes`` nor ``duration_s`` is given.
 DEFAULT_QUOTES = 100
+#: The most quote requests of a run: a day of ten quotes a second is 864,000 (more is no workload).
+MAX_QUOTES = 1_000_000
+#: The most requesters of an open workload (each is a simulated process; more is no workload anyone runs).
+MAX_REQUESTERS = 65536
+#: The most device IRQs or managed queues: more than every vector of the largest machine.
+MAX_DEVICE_IRQS = NR_CPUS_MAX * NR_VECTORS
+#: The shortest period of scheduled CPU hotplug: taking a CPU offline (stop_machine, IRQ migration) and
+#: bringing it back takes the kernel milliseconds; a shorter period is no workload, only a run that
+#: never ends (1 us made 30 million events out of a 30 s run).
+MIN_HOTPLUG_PERIOD_S = 0.01
+#: The most hotplug events a run may schedule: ``min(duration_s, max_time_s) / hotplug_every_s`` (a run
+#: whose quotes hang lasts max_time_s); 200,000 events take the simulator some 20 s.
+MAX_HOTPLUG_EVENTS = 200_000
+
+Seconds = Annotated[Float, Field(ge=0)]
+Ms = Annotated[Float, Field(ge=0)]
+Positive = Annotated[Float, Field(gt=0)]
 
 
 class Hotplug(NamedTuple):
     """One scheduled hotplug event ``(time_s, cpu, 'offline'|'online')``."""
 
-    time_s: float
-    cpu: int
-    action: str
+    time_s: Seconds
+    cpu: Annotated[Int, Field(ge=0, le=NR_CPUS_MAX - 1)]
+    action: Literal["offline", "online"]
 
 
-def _make_hotplug(item: object) -> Hotplug:
-    """Validate one schedule entry (a Hotplug, a 3-sequence or a mapping with the three fields)."""
-    if isinstance(item, Mapping):
-        values = (item.get("time_s"), item.get("cpu"), item.get("action"))
-    elif isinstance(item, (tuple, list)) and len(item) == 3:
-        values = (item[0], item[1], item[2])
-    else:
-        raise ValidationError("hotplug event", item, "(time_s, cpu, 'offline'|'online')")
-    time_s, cpu, action = values
-    if not isinstance(time_s, (int, float)) or isinstance(time_s, bool) or not time_s >= 0:
-        raise ValidationError("hotplug time_s", time_s, "a time in seconds >= 0")
-    if not isinstance(cpu, (int, np.integer)) or isinstance(cpu, bool) or cpu < 0:
-        raise ValidationError("hotplug cpu", cpu, "a CPU number >= 1 (the BSP cannot go offline)")
-    if action not in ("offline", "online"):
-        raise ValidationError("hotplug action", action, "'offline' or 'online'")
-    return Hotplug(float(time_s), int(cpu), str(action))
+def _hotplug_item(item: object) -> object:
+    """A hotplug event may also be written as a mapping ``{time_s, cpu, action}``."""
+    if isinstance(item, Mapping) and set(item) <= {"time_s", "cpu", "action"}:
+        return (item.get("time_s"), item.get("cpu"), item.get("action"))
+    return item
 
 
-def _num(
-    what: str, value: object, *, lo: float = 0.0, strict: bool = False, allow_none: bool = False
-) -> None:
-    if value is None and allow_none:
-        return
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if ok:
-        ok = value > lo if strict else value >= lo  # type: ignore[operator]
-    if not ok:
-        rel = ">" if strict else ">="
-        raise ValidationError(what, value, f"a finite number {rel} {lo}" + (" or None" if allow_none else ""))
+def _strategy_of(strat: object) -> NotifyStrategy:
+    """A strategy object from a strategy, a name or ``{name: ..., **params}``."""
+    if isinstance(strat, NotifyStrategy):
+        return strat
+    if isinstance(strat, str):
+        return make_strategy(strat)
+    if isinstance(strat, Mapping):
+        params = dict(strat)
+        name = params.pop("name", None)
+        fallback = params.get("fallback")
+        keys = [*params, *(fallback if isinstance(fallback, Mapping) else ())]
+        if isinstance(name, str) and all(isinstance(k, str) for k in keys):
+            return make_strategy(name, **params)
+    raise ValidationError("strategy", strat, "a NotifyStrategy, a strategy name or {name: ..., params}")
 
 
-def _int(what: str, value: object, *, lo: int, allow_none: bool = False) -> None:
-    if value is None and allow_none:
-        return
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < lo:
-        raise ValidationError(what, value, f"an integer >= {lo}" + (" or None" if allow_none else ""))
+def _vmm_name(vmm: object) -> object:
+    """A shipped profile's name or a path to a .yaml profile (a profile object is taken as it is)."""
+    if isinstance(vmm, str) and not is_shipped(vmm) and not vmm.endswith((".yaml", ".yml")):
+        raise ValidationError("vmm", vmm, f"one of {profile_names()} or a .yaml profile path")
+    return vmm
+
+
+_STRATEGY_SCHEMA = {
+    "description": "a notify strategy: its name, or {name: ..., parameter: value, ...}",
+    "anyOf": [
+        {"enum": list(STRATEGY_NAMES)},
+        {
+            "type": "object",
+            "properties": {"name": {"enum": list(STRATEGY_NAMES)}},
+            "required": ["name"],
+        },
+    ],
+}
+
+if TYPE_CHECKING:
+    Strategy = NotifyStrategy
+else:  # pydantic must not look into the strategy classes (dataclasses with forward references)
+    Strategy = Annotated[Any, PlainValidator(_strategy_of), WithJsonSchema(_STRATEGY_SCHEMA)]
+Vmm = Annotated[
+    VmmProfile | Str,
+    AnyOf("a VMM profile: a shipped name (data/vmm/), a .yaml path or a VmmProfile"),
+    BeforeValidator(lambda v: str(v) if isinstance(v, Path) else v),
+    AfterValidator(_vmm_name),
+]
+ApicIds = Annotated[
+    Literal["identity", "x2apic-gaps"] | tuple[Annotated[Int, Field(ge=0, le=APIC_ID_MAX)], ...],
+    AnyOf(f"'identity', 'x2apic-gaps' or a list of APIC IDs in 0..{APIC_ID_MAX:#x}"),
+]
+HotplugCpus = Annotated[
+    Literal["random", "notify"] | Annotated[tuple[Annotated[Int, Field(ge=1)], ...], Field(min_length=1)],
+    AnyOf("'random', 'notify' or a non-empty list of CPUs >= 1 (the BSP cannot go offline)"),
+]
 
 
 @memo(maxsize=256)
@@ -86,8 +139,7 @@ def _with_service_ms(profile: VmmProfile, service_ms: float) -> VmmProfile:
 # --------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, kw_only=True)
-class Scenario:
+class Scenario(ApiModel):
     """One simulated situation: guest, device load, notify strategy, VMM, workload, hotplug, seed.
 
     ``strategy`` may be given as a strategy object, a name (``"polling"``) or a mapping
@@ -101,50 +153,78 @@ class Scenario:
     offline/online of a CPU chosen by ``hotplug_cpus`` (``"random"``, ``"notify"`` = the notify IRQ's CPU,
     or a list cycled through). ``kernel`` names the guest's kernel profile (``data/kernels``): its vector
     layout, HZ, msleep semantics and whether a CPU can go offline at all (a hotplug scenario on a kernel
-    that cannot is refused when it runs); ``layout``, ``hz`` and ``extra_jiffy`` override the profile's
-    facts (None: the kernel's; ``extra_jiffy=False`` is msleep without the historical ``+ 1`` jiffy,
-    Linux 6.12+). ``guest_work_ms`` is the guest's own time per request before the GetQuote TDVMCALL
-    returns (TDG.MR.REPORT and the hypercall).
+    that cannot is refused when it runs); ``layout``, ``hz`` (a Kconfig choice) and ``extra_jiffy``
+    override the profile's facts (None: the kernel's; ``extra_jiffy=False`` is msleep without the
+    historical ``+ 1`` jiffy, Linux 6.12+). ``guest_work_ms`` is the guest's own time per request before
+    the GetQuote TDVMCALL returns (TDG.MR.REPORT and the hypercall). Sizes are bounded by the kernel's
+    limits (:mod:`tdxlib.kernel.limits`).
     """
 
-    cpus: int = 8
-    apic_ids: str | tuple[int, ...] = "identity"
-    kernel: str = DEFAULT_KERNEL
-    layout: str | None = None  # None: the kernel's
-    hz: int | None = None  # guest HZ; None: the kernel's
-    extra_jiffy: bool | None = None  # None: the kernel's
-    device_irqs: int = 0
-    managed_queues: int = 0
-    strategy: NotifyStrategy = field(default_factory=SystemVector)
-    vmm: str | VmmProfile = "ghci-1.0"
-    service_ms: float | None = None
-    workload: Literal["closed", "open"] = "closed"
-    rate_per_s: float = 1.0
-    requesters: int = 1
-    quotes: int | None = None  # None with no duration_s: 100 quotes
-    duration_s: float | None = None
-    guest_work_ms: float = 0.1
-    think_ms: float = 0.0
-    backoff_ms: float = 1000.0
-    hotplug: tuple[Hotplug, ...] = ()
-    hotplug_every_s: float | None = None
-    hotplug_cpus: str | tuple[int, ...] = "random"
-    max_time_s: float = 86400.0
-    seed: int = 0
+    model_config = ConfigDict(arbitrary_types_allowed=True)  # the strategy and profile objects
 
-    def __post_init__(self) -> None:
-        # the checks run in field order: with several bad values, the first field's is reported
-        _check_guest(self)
-        object.__setattr__(self, "strategy", _strategy_of(self.strategy))
-        _check_vmm(self)
-        _check_workload(self)
-        _check_hotplug(self)
-        _num("max_time_s", self.max_time_s, strict=True)
-        _int("seed", self.seed, lo=0)
+    cpus: Annotated[Int, Field(ge=1, le=NR_CPUS_MAX)] = 8
+    apic_ids: ApicIds = "identity"
+    kernel: Annotated[Str, Field(min_length=1)] = DEFAULT_KERNEL
+    layout: Annotated[Str, Field(min_length=1)] | None = None  # None: the kernel's
+    hz: Annotated[Int, Choices(COMMON_HZ, "kernel/Kconfig.hz")] | None = None  # guest HZ; None: the kernel's
+    extra_jiffy: Bool | None = None  # None: the kernel's
+    device_irqs: Annotated[Int, Field(ge=0, le=MAX_DEVICE_IRQS)] = 0
+    managed_queues: Annotated[Int, Field(ge=0, le=MAX_DEVICE_IRQS)] = 0
+    strategy: Strategy = Field(default_factory=SystemVector)
+    vmm: Vmm = "ghci-1.0"
+    service_ms: Ms | None = None
+    workload: Literal["closed", "open"] = "closed"
+    rate_per_s: Positive = 1.0
+    requesters: Annotated[Int, Field(ge=1, le=MAX_REQUESTERS)] = 1
+    quotes: Annotated[Int, Field(ge=0, le=MAX_QUOTES)] | None = None  # None with no duration_s: 100 quotes
+    duration_s: Positive | None = None
+    guest_work_ms: Ms = 0.1
+    think_ms: Ms = 0.0
+    backoff_ms: Ms = 1000.0
+    hotplug: tuple[Annotated[Hotplug, BeforeValidator(_hotplug_item)], ...] = ()
+    hotplug_every_s: Annotated[Float, Field(ge=MIN_HOTPLUG_PERIOD_S)] | None = None
+    hotplug_cpus: HotplugCpus = "random"
+    max_time_s: Positive = 86400.0
+    seed: Annotated[Int, Field(ge=0)] = 0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_quotes(cls, data: Any) -> Any:
+        """Neither ``quotes`` nor ``duration_s``: DEFAULT_QUOTES quotes."""
+        if isinstance(data, Mapping) and data.get("quotes") is None and data.get("duration_s") is None:
+            return {**data, "quotes": DEFAULT_QUOTES}
+        return data
+
+    @model_validator(mode="after")
+    def _kernel_and_hotplug(self) -> Scenario:
+        """The kernel is known and its overrides valid; hotplug CPUs exist and are not the BSP (CPU 0),
+        events sorted by time, no more events than a run can take."""
+        self.guest_kernel()
+        for ev in self.hotplug:
+            if ev.cpu == 0 or ev.cpu >= self.cpus:
+                raise ValidationError(
+                    "hotplug cpu", ev.cpu, f"a CPU in 1..{self.cpus - 1} (the BSP cannot go offline)"
+                )
+        object.__setattr__(self, "hotplug", tuple(sorted(self.hotplug, key=lambda e: e.time_s)))
+        if not isinstance(self.hotplug_cpus, str) and any(c >= self.cpus for c in self.hotplug_cpus):
+            raise ValidationError(
+                "hotplug_cpus", list(self.hotplug_cpus), f"a non-empty list of CPUs in 1..{self.cpus - 1}"
+            )
+        if (self.hotplug or self.hotplug_every_s) and self.cpus < 2:
+            raise ValidationError("cpus", self.cpus, ">= 2 for CPU hotplug (the BSP stays online)")
+        every, horizon = self.hotplug_every_s, min(self.duration_s or self.max_time_s, self.max_time_s)
+        if every and horizon / every > MAX_HOTPLUG_EVENTS:
+            shortest = horizon / MAX_HOTPLUG_EVENTS
+            allowed = f">= {shortest:g} for a run of up to {horizon:g} s (<= {MAX_HOTPLUG_EVENTS:,} events)"
+            raise ValidationError("hotplug_every_s", every, allowed)
+        return self
 
     def replace(self, **changes: Any) -> Scenario:
         """A copy with some fields changed (validated again)."""
-        return dataclasses.replace(self, **changes)
+        return type(self)(**{**self._values(), **changes})
+
+    def _values(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in type(self).model_fields}
 
     def guest_kernel(self) -> GuestKernel:
         """The guest's kernel profile with this scenario's overrides (layout, HZ, msleep)."""
@@ -158,137 +238,31 @@ class Scenario:
     def to_dict(self) -> dict[str, Any]:
         """Plain data (YAML/JSON-able): the strategy as ``{name, **params}``, the VMM by name."""
         out: dict[str, Any] = {}
-        for f in dataclasses.fields(self):
-            v = getattr(self, f.name)
+        for name, v in self._values().items():
             if isinstance(v, NotifyStrategy):
                 v = v.to_dict()
             elif isinstance(v, VmmProfile):
                 v = v.name
-            elif f.name == "hotplug":
+            elif name == "hotplug":
                 v = [list(h) for h in v]
             elif isinstance(v, tuple):
                 v = list(v)
-            out[f.name] = v
+            out[name] = v
         return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], path: str | Path | None = None) -> Scenario:
-        """Build from a mapping (e.g. YAML); unknown keys and bad values name the key (and line)."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        line_of = getattr(data, "line_of", lambda _k: None)
-        for key in data:
-            if key not in names:
-                raise DataError(
-                    f"unknown scenario field {key!r}; expected one of {sorted(names)}", path, line_of(key)
-                )
-        kwargs = dict(data)
-        if isinstance(kwargs.get("hotplug"), list):
-            kwargs["hotplug"] = tuple(kwargs["hotplug"])
-        for key in ("apic_ids", "hotplug_cpus"):
-            if isinstance(kwargs.get(key), list):
-                kwargs[key] = tuple(kwargs[key])
-        try:
-            return cls(**kwargs)
-        except ValidationError as exc:
-            if path is None:
-                raise
-            key = exc.what.split(" ")[0].split(".")[0]
-            raise DataError(
-                str(exc), path, line_of(key) if key in data else getattr(data, "line", None)
-            ) from None
-
-
-def _check_guest(sc: Scenario) -> None:
-    """cpus, apic_ids, kernel (and its overrides layout, hz, extra_jiffy), device_irqs, managed_queues."""
-    _int("cpus", sc.cpus, lo=1)
-    if sc.cpus > 8192:
-        raise ValidationError("cpus", sc.cpus, "an integer in 1..8192")
-    object.__setattr__(sc, "cpus", int(sc.cpus))
-    if isinstance(sc.apic_ids, str):
-        if sc.apic_ids not in ("identity", "x2apic-gaps"):
-            raise ValidationError("apic_ids", sc.apic_ids, "'identity', 'x2apic-gaps' or a list of APIC IDs")
-    else:
-        object.__setattr__(sc, "apic_ids", tuple(int(a) for a in sc.apic_ids))
-    sc.guest_kernel()  # the kernel is known and the overrides are valid
-    _int("device_irqs", sc.device_irqs, lo=0)
-    _int("managed_queues", sc.managed_queues, lo=0)
-
-
-def _strategy_of(strat: object) -> NotifyStrategy:
-    """A strategy object from a strategy, a name or ``{name: ..., **params}``."""
-    if isinstance(strat, str):
-        strat = make_strategy(strat)
-    elif isinstance(strat, Mapping):
-        params = dict(strat)
-        name = params.pop("name", None)
-        if not isinstance(name, str):
-            raise ValidationError("strategy.name", name, "a strategy name")
-        strat = make_strategy(name, **params)
-    if not isinstance(strat, NotifyStrategy):
-        raise ValidationError("strategy", strat, "a NotifyStrategy, a strategy name or {name: ..., params}")
-    return strat
-
-
-def _check_vmm(sc: Scenario) -> None:
-    """vmm (a shipped name, a .yaml path or a profile) and service_ms."""
-    if isinstance(sc.vmm, Path):
-        object.__setattr__(sc, "vmm", str(sc.vmm))
-    if isinstance(sc.vmm, str):
-        if not is_shipped(sc.vmm) and not sc.vmm.endswith((".yaml", ".yml")):
-            raise ValidationError("vmm", sc.vmm, f"one of {profile_names()} or a .yaml profile path")
-    elif not isinstance(sc.vmm, VmmProfile):
-        raise ValidationError("vmm", sc.vmm, "a profile name, a .yaml path or a VmmProfile")
-    _num("service_ms", sc.service_ms, allow_none=True)
-
-
-def _check_workload(sc: Scenario) -> None:
-    """workload, rate_per_s, requesters, quotes, duration_s (neither: DEFAULT_QUOTES), the pauses."""
-    if sc.workload not in ("closed", "open"):
-        raise ValidationError("workload", sc.workload, "'closed' or 'open'")
-    _num("rate_per_s", sc.rate_per_s, strict=True)
-    _int("requesters", sc.requesters, lo=1)
-    _int("quotes", sc.quotes, lo=0, allow_none=True)
-    _num("duration_s", sc.duration_s, strict=True, allow_none=True)
-    if sc.quotes is None and sc.duration_s is None:
-        object.__setattr__(sc, "quotes", DEFAULT_QUOTES)
-    for name in ("guest_work_ms", "think_ms", "backoff_ms"):
-        _num(name, getattr(sc, name))
-
-
-def _check_hotplug(sc: Scenario) -> None:
-    """hotplug (sorted by time), hotplug_every_s, hotplug_cpus; CPU 0 (the BSP) never goes offline."""
-    events = []
-    for h in sc.hotplug:
-        ev = _make_hotplug(h)
-        if ev.cpu == 0 or ev.cpu >= sc.cpus:
-            raise ValidationError(
-                "hotplug cpu", ev.cpu, f"a CPU in 1..{sc.cpus - 1} (the BSP cannot go offline)"
-            )
-        events.append(ev)
-    object.__setattr__(sc, "hotplug", tuple(sorted(events, key=lambda e: e.time_s)))
-    _num("hotplug_every_s", sc.hotplug_every_s, strict=True, allow_none=True)
-    if isinstance(sc.hotplug_cpus, str):
-        if sc.hotplug_cpus not in ("random", "notify"):
-            raise ValidationError("hotplug_cpus", sc.hotplug_cpus, "'random', 'notify' or a list of CPUs")
-    else:
-        cpus = tuple(int(c) for c in sc.hotplug_cpus)
-        if not cpus or any(c <= 0 or c >= sc.cpus for c in cpus):
-            raise ValidationError("hotplug_cpus", list(cpus), f"a non-empty list of CPUs in 1..{sc.cpus - 1}")
-        object.__setattr__(sc, "hotplug_cpus", cpus)
-    if (sc.hotplug or sc.hotplug_every_s) and sc.cpus < 2:
-        raise ValidationError("cpus", sc.cpus, ">= 2 for CPU hotplug (the BSP stays online)")
+        """Build from a mapping (e.g. YAML): with ``path`` a bad field is a DataError naming the file,
+        line and field; without, a ValidationError naming the field."""
+        if path is not None:
+            return validate(cls, data, Path(path), what="a scenario")
+        return build(cls, data)
 
 
 def load_scenario(path: str | Path, **overrides: Any) -> Scenario:
-    """Read a YAML scenario file (fields of :class:`Scenario`); ``overrides`` replace fields."""
+    """Read a YAML scenario file (fields of :class:`Scenario`); ``overrides`` replace fields (the file
+    is checked on its own first, so its errors name file, line and field)."""
     p = Path(path)
-    if not p.is_file():
-        raise DataError("scenario file not found", p)
     data = load_yaml(p)
-    if not isinstance(data, Mapping):
-        raise DataError(f"a scenario must be a mapping of fields, got {type(data).__name__}", p)
-    merged = dict(data)
-    merged.update(overrides)
-    if overrides:
-        return Scenario.from_dict(merged)
-    return Scenario.from_dict(data, p)
+    scenario = Scenario.from_dict(data, p)
+    return Scenario.from_dict({**data, **overrides}) if overrides else scenario

@@ -23,7 +23,7 @@ from pydantic import Field, model_validator
 from tdxlib.argument.proposals import resolve as resolve_proposal
 from tdxlib.argument.proposals.fields import field_error
 from tdxlib.cache import glob_key, memo, stat_key
-from tdxlib.data import data_path, load_yaml
+from tdxlib.data import data_path, is_file, load_yaml
 from tdxlib.errors import DataError, TdxlibError, ValidationError
 from tdxlib.models import Model, field_path, line_for, validate
 from tdxlib.sim import Metrics, Scenario
@@ -170,7 +170,14 @@ class SweepSpec(Model):
         cpus = out.get("cpus", _DEFAULT_CPUS)
         for axis, value in coords.items():
             if isinstance(self.axes[axis], PerCpu):
-                out[axis] = round(value * cpus)
+                if not isinstance(cpus, int) or isinstance(cpus, bool):
+                    raise ValidationError(
+                        "cpus", cpus, f"a number of vCPUs (the per-CPU axis {axis} needs it)"
+                    )
+                try:
+                    out[axis] = round(value * cpus)
+                except (OverflowError, ValueError):
+                    raise ValidationError(axis, value, "a finite load per CPU") from None
         out["seed"] = seed
         return out
 
@@ -263,6 +270,6 @@ def load_spec(spec: SweepSpec | str | Path) -> SweepSpec:
     if isinstance(spec, SweepSpec):
         return spec
     path = spec_path(spec)
-    if not path.is_file():
+    if not is_file(path):
         raise ValidationError("sweep spec", str(spec), f"one of {', '.join(spec_names())} or a .yaml file")
     return _load_at((*stat_key(path), *glob_key(data_path("vmm"))))

@@ -52,6 +52,7 @@ class Store:
         self._held: contextlib.ExitStack | None = None
 
     def __enter__(self) -> Store:
+        _check_folder(self.out, self.spec)
         self.out.mkdir(parents=True, exist_ok=True)
         stack = contextlib.ExitStack()
         if not stack.enter_context(lock(self.out / ".lock", wait=False)):
@@ -125,6 +126,29 @@ class Store:
         _write_table(self.path_of(result), result.table)
         self.done.update(keys)
         return len(keys)
+
+
+def _check_folder(out: Path, spec: SweepSpec) -> None:
+    """Refuse a DIR that would lose what is in it: a file, a folder of other things, another sweep's
+    result (a sweep drops the cells its spec no longer has, which is right for the same sweep only)."""
+    if out.exists() and not out.is_dir():
+        raise TdxlibError(
+            f"--out {out}: a file is there; expected a folder (new, empty, or a result of this sweep)"
+        )
+    if not out.is_dir() or not any(p.name != ".lock" for p in out.iterdir()):
+        return
+    if not (out / MANIFEST).is_file():
+        raise TdxlibError(
+            f"--out {out}: a folder that is not a sweep result (no {MANIFEST}); nothing there is touched:"
+            " expected a new or empty folder, or a result of this sweep"
+        )
+    held = read_manifest(out)["spec"]
+    name = held.get("name") if isinstance(held, dict) else None
+    if name != spec.name:
+        raise TdxlibError(
+            f"--out {out}: holds the result of sweep {name!r}, not {spec.name!r}; nothing there is touched:"
+            " use another folder, or remove it to start over"
+        )
 
 
 def _write_table(path: Path, table: pa.Table) -> None:

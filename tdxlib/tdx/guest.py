@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tdxlib.errors import ValidationError
+from tdxlib.kernel.limits import APIC_ID_MAX, NR_CPUS_MAX
 from tdxlib.kernel.profile import GuestKernel, KernelProfile, Offlining, load_kernel
 from tdxlib.kernel.vectors import load_layout
 from tdxlib.tdx.cpuhotplug import (
@@ -116,8 +117,8 @@ def make_apic_ids(ncpus: int, topology: str | Sequence[int] = "identity") -> tup
         raise ValidationError(
             "apic_ids", list(topology), f"a list of exactly {ncpus} APIC IDs (one per vCPU)"
         )
-    if len(set(ids_list)) != ncpus or any(a < 0 or a > 0xFFFFFFFE for a in ids_list):
-        raise ValidationError("apic_ids", ids_list, "distinct APIC IDs in 0..0xfffffffe")
+    if len(set(ids_list)) != ncpus or any(a < 0 or a > APIC_ID_MAX for a in ids_list):
+        raise ValidationError("apic_ids", ids_list, f"distinct APIC IDs in 0..{APIC_ID_MAX:#x}")
     return tuple(ids_list)
 
 
@@ -157,8 +158,9 @@ class TdGuest:
         managed_queues: int = 0,
         nr_legacy_irqs: int = 16,
     ) -> None:
-        if not isinstance(ncpus, (int, np.integer)) or isinstance(ncpus, bool) or not 1 <= ncpus <= 8192:
-            raise ValidationError("cpus", ncpus, "an integer number of vCPUs in 1..8192")
+        is_int = isinstance(ncpus, (int, np.integer)) and not isinstance(ncpus, bool)
+        if not is_int or not 1 <= ncpus <= NR_CPUS_MAX:
+            raise ValidationError("cpus", ncpus, f"an integer number of vCPUs in 1..{NR_CPUS_MAX}")
         for what, value in (("device_irqs", device_irqs), ("managed_queues", managed_queues)):
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 0:
                 raise ValidationError(what, value, "an integer >= 0")

@@ -17,7 +17,7 @@ from typing import Annotated, Any, ClassVar, Literal, Self
 
 import annotated_types
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field, Strict
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError, core_schema
 
@@ -25,14 +25,10 @@ from tdxlib.errors import ValidationError
 
 __all__ = [
     "INTERACTIVE_LINE",
-    "Bool",
     "FieldFacts",
-    "Float",
-    "Int",
     "NotebookParams",
     "OneOf",
     "Problem",
-    "Str",
     "facts",
     "param",
     "problems_of",
@@ -42,11 +38,6 @@ __all__ = [
 INTERACTIVE_LINE = (
     "interactive: bool = True  # live charts and the widget panel in JupyterLab; report runs pass False"
 )
-
-Int = Annotated[int, Strict()]
-Float = Annotated[float, Strict(), Field(allow_inf_nan=False)]
-Bool = Annotated[bool, Strict()]
-Str = Annotated[str, Strict()]
 
 
 @dataclass(frozen=True)

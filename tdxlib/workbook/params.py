@@ -2,7 +2,7 @@
 
 A model is the single source of its notebook's ``parameters`` cell (``Model.parameters_cell()``; a
 test checks the notebook agrees), of the check of ``reports.yaml`` parameter sets
-(:func:`model_for`, used by :mod:`tdxlib.report.params`), of its workbook functions' arguments,
+(:func:`model_for`, used by :mod:`tdxlib.report.paramcell`), of its workbook functions' arguments,
 of its widget panel's controls (:mod:`tdxlib.workbook.panel`) and of cache keys (models are frozen
 and hashable). Values are the notebook's — "0 = none" stays 0 — and the properties (``online_at``,
 ``service``, ``columns``, ...) convert them once, for the library.
@@ -15,15 +15,16 @@ from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import Field, model_validator
 
-from tdxlib.argument.claims.support import HOTPLUG_KERNEL, POLLING_KERNEL
 from tdxlib.data import load_yaml
 from tdxlib.errors import TdxlibError, ValidationError
-from tdxlib.kernel.profile import DEFAULT_KERNEL, kernel_names
+from tdxlib.kernel.jiffies import COMMON_HZ
+from tdxlib.kernel.profile import DEFAULT_KERNEL, HOTPLUG_KERNEL, POLLING_KERNEL, kernel_names
 from tdxlib.sweeps.paths import read_manifest, spec_path
 from tdxlib.tdx.guest import DEFAULT_LAYOUT
 from tdxlib.tdx.strategies import STRATEGY_NAMES, make_strategy
 from tdxlib.tdx.vmm import profile_names
-from tdxlib.workbook.param_model import Bool, Float, Int, NotebookParams, OneOf, Str, param
+from tdxlib.values import Bool, Float, Int, Str
+from tdxlib.workbook.param_model import NotebookParams, OneOf, param
 
 __all__ = [
     "DELIVERY_QUOTES",
@@ -298,7 +299,7 @@ class HotplugParams(NotebookParams):
 # --------------------------------------------------------------------------------------------------
 
 #: HZ values a kernel can be built with (Kconfig).
-HZ_CHOICES: tuple[int, ...] = (100, 250, 300, 1000)
+HZ_CHOICES: tuple[int, ...] = COMMON_HZ
 #: Poll intervals (ms): the 1 and 5 ms proposals, the merged 1 s, and between.
 POLL_INTERVALS: tuple[int, ...] = (1, 5, 10, 50, 100, 250, 1000)
 

@@ -156,13 +156,15 @@ claims:
 @pytest.mark.parametrize(
     ("text", "match", "line"),
     [
-        (GOOD.replace("    claim: our words\n", ""), "lacks field 'claim'", 2),
-        (GOOD + "    colour: red\n", "unknown claim field 'colour'", 8),
+        # the file:line: field: message of every file kind (issue 15), the same facts as before
+        (GOOD.replace("    claim: our words\n", ""), r"claims\[0\]\.claim: missing", 2),
+        (GOOD + "    colour: red\n", r"claims\[0\]\.colour: unknown field", 8),
         (GOOD.replace("2022-06-20", "June 2022"), "not a date", 4),
         (GOOD.replace("some-claim", "Some Claim"), "lower-case", 2),
         (GOOD + GOOD.split("\n", 1)[1], "duplicate claim id", 8),
-        (GOOD.replace("claims:", "claimz:"), "'claims' list", 1),
-        (GOOD.replace("author: A. Person", "author: 3"), "'author'", 3),
+        (GOOD.replace("claims:", "claimz:"), "claims: missing", 1),
+        (GOOD.replace("author: A. Person", "author: 3"), r"claims\[0\]\.author: .*valid string, got 3", 3),
+        (GOOD.replace("2022-06-20", "1655683200"), "not a date", 4),  # a timestamp is not a date
     ],
 )
 def test_claims_file_errors_name_file_and_line(tmp_path: Path, text: str, match: str, line: int) -> None:

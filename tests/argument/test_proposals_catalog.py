@@ -15,7 +15,7 @@ from tdxlib.argument import proposals as P
 from tdxlib.argument.proposals import catalog
 from tdxlib.argument.proposals.catalog import builtin_paths
 from tdxlib.argument.proposals.suites import Suite, load_suites
-from tdxlib.report.params import find_parameters_cell
+from tdxlib.report.paramcell import find_parameters_cell
 
 
 def test_suites_are_valid_and_reserve_proposal_fields():

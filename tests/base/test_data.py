@@ -27,6 +27,8 @@ def test_keys_and_items_know_their_lines() -> None:
         ("x: !!bool maybe\n", 1, "'maybe'"),
         ("x: !!python/object:os.system {}\n", 1, "constructor"),
         ("a: 1\na: 2\n", 2, "duplicate key"),
+        ("a: 1\nb: \x1f\n", 2, "unacceptable character #x001f"),  # found by fuzzing: two lines before
+        ("a: 1\nb: \ud800\n", 2, "not valid text"),  # found by fuzzing: UnicodeEncodeError before
     ],
 )
 def test_values_yaml_cannot_build_name_file_and_line(text: str, line: int, words: str) -> None:

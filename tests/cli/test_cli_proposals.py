@@ -108,7 +108,9 @@ def test_schema_check(capsys, tmp_path):
     stale = tmp_path / "schema.json"
     stale.write_text("{}\n", encoding="utf-8")
     assert run_cli(capsys, "schema", "--check", str(stale))[0] == 1
-    assert run_cli(capsys, "schema", "--out", str(stale))[0] == 0
+    code, _, err = run_cli(capsys, "schema", "--out", str(stale))  # issue 15: it overwrote the file
+    assert code == 1 and "--force" in err and stale.read_text(encoding="utf-8") == "{}\n"
+    assert run_cli(capsys, "schema", "--out", str(stale), "--force")[0] == 0
     assert run_cli(capsys, "schema", "--check", str(stale))[0] == 0
 
 
@@ -128,3 +130,11 @@ def test_cli_module_imports_only_light_modules():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_new_into_a_directory_is_one_clear_line_even_with_force(capsys, tmp_path):
+    """``proposals new --out DIR --force`` raised IsADirectoryError."""
+    (tmp_path / "mine.txt").write_text("x")
+    code, _, err = run_cli(capsys, "new", "--out", str(tmp_path), "--force")
+    assert code == 1 and err.count("\n") == 1 and f"{tmp_path}: is a directory" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.txt"]

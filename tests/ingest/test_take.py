@@ -197,3 +197,62 @@ def test_a_broken_layout_file_does_not_stop_a_capture(
     monkeypatch.setattr(capture_mod, "layout_switches", broken)
     man = load_yaml(capture_mod.take_capture("broken", tmp_path / "caps", root=root) / "manifest.yaml")
     assert man["config"]["CONFIG_NR_CPUS"] == "64" and "CONFIG_KVM" not in man["config"]
+
+
+# --- issue 15: --force replaces only a tdxlib capture; everything else is refused, naming what is there ---
+
+
+def test_force_never_replaces_a_folder_that_is_not_a_capture(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``mkdir -p d/home; echo x > d/home/doc.txt; tdxlib capture home --out d --force`` deleted doc.txt."""
+    root = fake_root(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "d" / "home").mkdir(parents=True)
+    (tmp_path / "d" / "home" / "doc.txt").write_text("x\n")
+    assert main(["capture", "home", "--out", "d", "--force", "--root", str(root)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "d/home: is a folder without manifest.yaml (it holds doc.txt)" in err
+    assert (tmp_path / "d" / "home" / "doc.txt").read_text() == "x\n"  # the user's file is still there
+    assert sorted(p.name for p in (tmp_path / "d").iterdir()) == ["home"]  # nothing beside it
+    assert sorted(p.name for p in (tmp_path / "d" / "home").iterdir()) == ["doc.txt"]
+
+
+@pytest.mark.parametrize(
+    ("make", "words"),
+    [
+        (lambda p: p.write_text("mine\n"), "is a file"),  # was: replaced, and a stray .NAME.old-* left
+        (lambda p: p.symlink_to(p.parent), "is a symbolic link"),
+        (
+            lambda p: (p.mkdir(), (p / "manifest.yaml").write_text("format: 2\n")),
+            "not a tdxlib capture manifest",
+        ),
+    ],
+)
+def test_force_refuses_what_is_not_a_capture(tmp_path: Path, make: object, words: str) -> None:
+    root = fake_root(tmp_path)
+    out = tmp_path / "caps"
+    out.mkdir()
+    dest = out / "box"
+    make(dest)  # type: ignore[operator]
+    before = sorted(p.name for p in out.iterdir())
+    with pytest.raises(DataError, match=words):
+        capture_mod.take_capture("box", out, root=root, force=True)
+    assert sorted(p.name for p in out.iterdir()) == before  # no .box.tmp-* or .box.old-* left
+
+
+def test_out_that_is_a_file_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``tdxlib capture x --out FILE`` raised FileExistsError."""
+    root = fake_root(tmp_path)
+    (tmp_path / "FILE").write_text("mine\n")
+    assert main(["capture", "x", "--out", str(tmp_path / "FILE"), "--root", str(root)]) == 1
+    err = capsys.readouterr().err
+    assert "FILE: is not a directory" in err and "Traceback" not in err
+    assert (tmp_path / "FILE").read_text() == "mine\n"
+
+
+def test_a_written_manifest_carries_its_schema_and_validates(tmp_path: Path) -> None:
+    path = capture_mod.take_capture("box", tmp_path, root=fake_root(tmp_path))
+    text = (path / "manifest.yaml").read_text()
+    assert text.startswith("# yaml-language-server: $schema=../../schemas/capture-manifest.json\n")
+    assert capture_mod.read_manifest(path / "manifest.yaml")["name"] == "box"

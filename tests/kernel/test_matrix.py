@@ -48,6 +48,22 @@ def test_constructor_rejects_bad_geometry(args: tuple[int, int, int, int], what:
     assert exc.value.what == what
 
 
+@pytest.mark.parametrize(
+    ("args", "what", "allowed"),
+    [
+        ((256, 32, 236, 10**12), "ncpus", "an integer in 1..8192"),  # issue 15: MemoryError before
+        ((256, 32, 236, 8193), "ncpus", "an integer in 1..8192"),
+        ((257, 32, 236, 1), "matrix_bits", "an integer in 1..256"),
+        ((256, 32, 236, True), "ncpus", "an integer in 1..8192"),
+    ],
+)
+def test_sizes_are_bounded_by_the_kernel_limits(args: tuple[int, ...], what: str, allowed: str) -> None:
+    with pytest.raises(ValidationError) as exc:
+        IrqMatrix(*args)
+    assert (exc.value.what, exc.value.allowed) == (what, allowed)
+    assert IrqMatrix(256, 32, 236, np.int64(8192)).ncpus == 8192
+
+
 def test_unknown_cpu_names_value_and_range() -> None:
     m = small(4)
     with pytest.raises(ValidationError, match=r"cpu = 4 .*0\.\.3"):
@@ -511,6 +527,24 @@ def test_bitmap_list_string_and_parse() -> None:
     assert bitmap_parselist("") == []
     with pytest.raises(ValidationError):
         bitmap_parselist("5-3")
+
+
+@pytest.mark.parametrize(
+    ("text", "nbits", "words"),
+    [
+        ("0-9999999999", 8192, "0..8191"),  # issue 15: ran out of memory building ten billion bits
+        ("0-256", 256, "0..255"),
+        ("1-", 8192, "decimal"),
+        ("\u0663", 8192, "decimal"),  # an Arabic-Indic digit is not a kernel number
+        (5, 8192, "a string"),
+    ],
+)
+def test_bitmap_parselist_is_bounded_like_the_kernel(text: object, nbits: int, words: str) -> None:
+    with pytest.raises(ValidationError, match=words):
+        bitmap_parselist(text, nbits)  # type: ignore[arg-type]
+    assert bitmap_parselist("255", 256) == [255]
+    with pytest.raises(ValidationError, match=r"0\.\.8191"):
+        bitmap_parselist("0-9999999999")  # the default: the widest cpumask, NR_CPUS_MAX bits
 
 
 def test_debug_show_small_matrix_line_for_line() -> None:

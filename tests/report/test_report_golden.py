@@ -65,7 +65,7 @@ def _ledger(verdict_c1: str) -> list[dict[str, Any]]:
 def fake_results(cfg_path: Path, out: Path, verdict: str = "holds", load: float = 31.5) -> None:
     """Write cache records (with the right keys) and report files, as if every run had executed."""
     cfg = load_config(cfg_path)
-    states = build_mod.plan(cfg, out, cfg.runs, cfg.runs, False, cfg.kernel)
+    states = build_mod.plan(cfg, out, cfg.runs, cfg.runs, False, cfg.jupyter_kernel)
     for s in states:
         record = {
             "key": s.key,
@@ -95,7 +95,7 @@ def test_plan_names_what_changed(tmp_path: Path, stable_hashes: dict[str, str]) 
     def actions() -> dict[str, tuple[str, list[str]]]:
         return {
             s.run.name: (s.action, s.reasons)
-            for s in build_mod.plan(cfg, out, cfg.runs, cfg.runs, False, cfg.kernel)
+            for s in build_mod.plan(cfg, out, cfg.runs, cfg.runs, False, cfg.jupyter_kernel)
         }
 
     assert {a for a, _ in actions().values()} == {"cached"}
@@ -126,7 +126,7 @@ def test_parameter_change_reruns_only_that_run(tmp_path: Path, stable_hashes: di
     cfg = load_config(project(tmp_path, YAML.replace("{cpus: 1024}", "{cpus: 512}")))
     got = {
         s.run.name: (s.action, s.reasons)
-        for s in build_mod.plan(cfg, out, cfg.runs, cfg.runs, False, cfg.kernel)
+        for s in build_mod.plan(cfg, out, cfg.runs, cfg.runs, False, cfg.jupyter_kernel)
     }
     assert got["fx_report--big"] == ("execute", ["parameters"])
     assert got["fx_report--small"][0] == "cached"

@@ -8,7 +8,7 @@ import json
 
 from tdxlib.report.golden import compare, golden_from_summary
 from tdxlib.report.index import build_summary, era_kernels, index_html, summary_markdown
-from tdxlib.report.params import run_kernel, run_kernel_line
+from tdxlib.report.paramcell import run_kernel, run_kernel_line
 
 ROW = {
     "id": "hotplug-needs-reregistration",

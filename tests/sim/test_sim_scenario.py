@@ -161,3 +161,97 @@ def test_the_kernels_hz_and_msleep_reach_the_poller():
     ]
     assert new < old
     assert run(base.replace(hz=1000, extra_jiffy=False), frames=False).metrics.latency_ms["p50"] == new
+
+
+# -- issue 15: fields are validated by the model, never coerced with int() ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("fields", "what", "allowed"),
+    [
+        ({"apic_ids": ["a", "b"]}, "apic_ids", "a list of APIC IDs"),  # was: ValueError from int()
+        ({"hotplug": 5}, "hotplug", "a list"),  # was: TypeError, int is not iterable
+        ({"bogus": 1}, "bogus", "one of apic_ids, backoff_ms, cpus"),  # was: TypeError, unexpected keyword
+        ({"extra_jiffy": "no"}, "extra_jiffy", "true or false"),  # was: accepted (a true string)
+        ({"hz": 7}, "hz", "one of 100, 250, 300, 1000"),  # was: accepted (not a Kconfig choice)
+        ({"hz": 250.0}, "hz", "one of 100, 250, 300, 1000"),
+        ({"cpus": "8"}, "cpus", "an integer in 1..8192"),
+        ({"cpus": 8193}, "cpus", "an integer in 1..8192"),
+        ({"rate_per_s": float("nan")}, "rate_per_s", "a finite number > 0"),
+        ({"requesters": 10**9}, "requesters", "an integer in 1..65536"),
+    ],
+)
+def test_a_bad_field_names_itself_the_value_and_what_is_allowed(
+    fields: dict[str, object], what: str, allowed: str
+) -> None:
+    with pytest.raises(ValidationError) as exc:
+        Scenario(**fields)  # type: ignore[arg-type]
+    assert exc.value.what == what and allowed in exc.value.allowed
+    with pytest.raises(ValidationError) as again:
+        Scenario.from_dict(fields)
+    assert again.value.what == what
+
+
+@pytest.mark.parametrize(
+    ("line", "field", "words"),
+    [
+        ("apic_ids: [a, b]", "apic_ids", "got ['a', 'b']"),
+        ("hotplug: 5", "hotplug", "should be a list, got 5"),
+        ("extra_jiffy: 'no'", "extra_jiffy", "valid boolean, got 'no'"),
+        ("hz: 7", "hz", "expected one of 100, 250, 300, 1000 (kernel/Kconfig.hz), got 7"),
+        ("date: 2022-13-45", None, "2022-13-45"),  # a value YAML cannot build: the reader's error
+        ("seed: " + "7" * 5000, None, "as int"),
+    ],
+)
+def test_a_bad_scenario_file_names_file_line_and_field(
+    tmp_path: Path, line: str, field: str | None, words: str
+) -> None:
+    f = tmp_path / "s.yaml"
+    f.write_text(f"cpus: 4\n{line}\nquotes: 2\n")
+    with pytest.raises(DataError) as exc:
+        load_scenario(f)
+    assert (exc.value.path, exc.value.line, exc.value.field) == (f, 2, field)
+    assert words in str(exc.value)
+
+
+def test_numpy_integers_and_paths_are_accepted(tmp_path: Path) -> None:
+    import numpy as np
+
+    sc = Scenario(cpus=np.int64(4), seed=np.int32(3), vmm=Path("some-vmm.yaml"), quotes=np.int64(2))
+    assert (type(sc.cpus), sc.cpus, sc.seed, sc.vmm, sc.quotes) == (int, 4, 3, "some-vmm.yaml", 2)
+    assert hash(sc) == hash(Scenario(cpus=4, seed=3, vmm="some-vmm.yaml", quotes=2))
+
+
+def test_replace_validates_and_keeps_the_quotes_default() -> None:
+    sc = Scenario(cpus=4)
+    assert sc.quotes == 100 and sc.replace(seed=1).quotes == 100
+    with pytest.raises(ValidationError, match="cpus = 0"):
+        sc.replace(cpus=0)
+    assert Scenario(duration_s=2.0).replace(seed=3).quotes is None
+
+
+def test_the_json_schema_describes_the_file_format() -> None:
+    from tdxlib.models import json_schema
+
+    schema = json_schema(Scenario)
+    assert schema["additionalProperties"] is False
+    hz = schema["properties"]["hz"]["anyOf"]  # a Kconfig choice, or null: the kernel's
+    assert [100, 250, 300, 1000] in [choice.get("enum") for choice in hz]
+    assert schema["properties"]["cpus"]["maximum"] == 8192
+    assert "polling" in str(schema["properties"]["strategy"])
+
+
+def test_hotplug_cannot_outrun_the_kernel() -> None:
+    """Found by fuzzing: ``hotplug_every_s=1e-6`` made a 30 s run of 30 million events (250 s)."""
+    with pytest.raises(ValidationError, match=r"hotplug_every_s = 1e-06 .*>= 0\.01"):
+        Scenario(hotplug_every_s=1e-6)
+    with pytest.raises(ValidationError, match=r"hotplug_every_s = 0\.05 .*200,000 events"):
+        Scenario(duration_s=1e5, hotplug_every_s=0.05)  # a run that may last a day: 1.7 million events
+    with pytest.raises(ValidationError, match=r"hotplug_every_s = 0\.1 .*>= 0\.432"):
+        Scenario(hotplug_every_s=0.1)  # 100 quotes, but if they hang the run lasts max_time_s (a day)
+    assert Scenario(hotplug_every_s=0.01, max_time_s=60).hotplug_every_s == 0.01
+
+
+def test_quotes_are_bounded() -> None:
+    with pytest.raises(ValidationError, match="quotes = 10000000"):
+        Scenario(quotes=10**7)

@@ -89,6 +89,14 @@ def test_value_labels_are_scalars() -> None:
         ("name: t\naxes: {}\n", 2, "axes", "at least 1"),
         ("name: t\naxes:\n  cpus: [2]\ncolour: red\n", 4, "colour", "unknown field"),
         ("name: t\naxes:\n  vmm: [ghci-1.0, no-such-vmm]\n", 3, "axes.vmm[1]", "vmm"),
+        # found by fuzzing: a per-CPU load needs a number of vCPUs to multiply by
+        (
+            "name: t\naxes:\n  cpus: [null]\n  device_irqs: {per_cpu: [2]}\n",
+            3,
+            "axes.cpus[0]",
+            "vCPUs",
+        ),
+        ("name: t\naxes:\n  device_irqs: {per_cpu: [1.0e308]}\n", 3, "axes.device_irqs.per_cpu[0]", "finite"),
     ],
 )
 def test_errors_name_file_line_and_field(

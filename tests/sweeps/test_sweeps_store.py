@@ -138,3 +138,30 @@ def test_a_folder_without_a_manifest_is_named(tmp_path: Path) -> None:
     (tmp_path / MANIFEST).write_text(json.dumps({"x": 1}), encoding="utf-8")
     with pytest.raises(DataError, match="no 'spec'"):
         read_result(tmp_path)
+
+
+def test_a_folder_that_is_not_this_sweeps_result_is_refused_and_left_alone(tmp_path: Path) -> None:
+    spec = small_spec()
+    code, _ = cut(spec)
+    mine = tmp_path / "mine"
+    (mine / "cells" / "x=1").mkdir(parents=True)
+    (mine / "cells" / "x=1" / "data.parquet").write_bytes(b"a user's file")
+    with pytest.raises(TdxlibError, match="not a sweep result") as err:
+        Store(mine, spec, code, set()).__enter__()
+    assert str(mine) in str(err.value)
+    assert (mine / "cells" / "x=1" / "data.parquet").read_bytes() == b"a user's file"
+    assert not (mine / MANIFEST).exists()
+    a_file = tmp_path / "a-file"
+    a_file.write_text("keep me")
+    with pytest.raises(TdxlibError, match="a file is there"):
+        Store(a_file, spec, code, set()).__enter__()
+    assert a_file.read_text() == "keep me"
+    other = tmp_path / "other"
+    run_here(spec, other)
+    before = sorted(p.read_bytes() for p in other.rglob("*.parquet"))
+    renamed = small_spec(name="renamed")
+    with pytest.raises(TdxlibError, match="holds the result of sweep"):
+        Store(other, renamed, code, set()).__enter__()
+    assert sorted(p.read_bytes() for p in other.rglob("*.parquet")) == before
+    with Store(tmp_path / "empty", spec, code, set()) as store:  # new folders and empty ones are fine
+        assert not store.done

@@ -34,6 +34,29 @@ def test_request_then_completion_as_the_vmm_writes_it() -> None:
     assert failed.status == ghci.GET_QUOTE_ERROR and failed.out_len == 0
 
 
+@pytest.mark.parametrize(
+    ("quote", "words"),
+    [
+        (5, r"quote = 5 .*expected bytes"),  # issue 15: a 5-byte zero quote before
+        ([1, 2], r"quote = \[1, 2\] .*expected bytes"),  # issue 15: a list was accepted
+        (b"Q" * 1025, r"quote length = 1025 .*<= 1024 bytes"),  # issue 15: the buffer silently grew
+    ],
+)
+def test_a_completion_takes_bytes_that_fit_the_buffer(quote: object, words: str) -> None:
+    qb = ghci.QuoteBuffer.request(bytes(1024))
+    with pytest.raises(ValidationError, match=words):
+        qb.completed(ghci.GET_QUOTE_SUCCESS, quote)  # type: ignore[arg-type]
+    assert len(qb.completed(ghci.GET_QUOTE_SUCCESS, b"Q" * 1024).to_bytes()) == 24 + 1024
+
+
+def test_fields_are_typed_not_coerced() -> None:
+    with pytest.raises(ValidationError, match="data = 'text'"):
+        ghci.QuoteBuffer(data="text")  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match=r"version = 1\.0"):
+        ghci.QuoteBuffer(version=1.0)  # type: ignore[arg-type]
+    assert ghci.QuoteBuffer(data=bytearray(b"ab")).data == b"ab"
+
+
 def test_short_buffer_names_its_size() -> None:
     with pytest.raises(ValidationError, match=r"length = 23 .*>= 24"):
         ghci.QuoteBuffer.from_bytes(bytes(23))

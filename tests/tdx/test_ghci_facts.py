@@ -203,3 +203,40 @@ def test_a_header_the_buffer_cannot_use_is_a_data_error_at_first_use(data_dir: P
     with pytest.raises(DataError, match="version, status, in_len, out_len") as exc:
         ghci.QuoteBuffer.request(bytes(8)).to_bytes()
     assert exc.value.path == p
+
+
+@pytest.mark.parametrize(
+    ("fname", "old", "new", "field", "words"),
+    [
+        (
+            "status.yaml",
+            "value: 0x0000000000000001",
+            "value: -1",
+            "tdvmcall[1].value",
+            "greater than or equal to 0",
+        ),
+        ("get_quote.yaml", "type: u32", "type: u16", "header[2].type", "'u64' or 'u32', got 'u16'"),
+        ("leaves.yaml", "leaf: 0x10000", "leaf: '0x10000'", "leaves.GetTdVmCallInfo.leaf", "valid integer"),
+        (
+            "get_quote.yaml",
+            "  default: 51",
+            "  default: 64",
+            "shared_bit.default",
+            "less than or equal to 63",
+        ),
+        ("sources.yaml", "sources:\n", "sources:\n  colour: blue\n", "sources.colour", "a mapping of fields"),
+    ],
+)
+def test_each_facts_file_is_validated_by_its_model(
+    tmp_path: Path, fname: str, old: str, new: str, field: str, words: str
+) -> None:
+    d = _copy_facts(tmp_path)
+    p = d / fname
+    text = p.read_text()
+    assert old in text
+    p.write_text(text.replace(old, new, 1))
+    with pytest.raises(DataError) as exc:
+        ghci.load_facts(d)
+    assert (exc.value.path, exc.value.field) == (p, field) and words in str(exc.value)
+    marker = new.strip().splitlines()[-1].strip()
+    assert exc.value.line == next(i for i, s in enumerate(p.read_text().splitlines(), 1) if marker in s)

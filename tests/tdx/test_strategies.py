@@ -475,3 +475,20 @@ def test_native_strategy_follows_the_kernels_getquote_driver():
     assert native_strategy("linux-7.1")["status_check"] is True  # -EIO on a failed quote since 7.1
     assert native_strategy("linux-6.6") == {"name": "polling", "status_check": False}  # no driver: 6.7's
     assert make_strategy(**native_strategy("linux-7.1")) == Polling()
+
+
+@pytest.mark.parametrize(
+    ("params", "what"),
+    [
+        ({"callback_list": "no"}, "callback_list"),  # a true string was taken for True
+        ({"timeout_s": float("nan")}, "timeout_s"),
+        ({"drivers": True}, "drivers"),
+        ({"reregister_delay_ms": "1"}, "reregister_delay_ms"),
+        ({"fallback": {"name": {"k": 1}}}, "strategy"),  # was: TypeError, unhashable (found by fuzzing)
+        ({"fallback": {"name": "polling", 1: 2}}, "fallback"),
+    ],
+)
+def test_parameters_from_a_file_are_typed_not_coerced(params: dict[object, object], what: str) -> None:
+    with pytest.raises(ValidationError) as exc:
+        make_strategy("dynamic", **params)  # type: ignore[arg-type]
+    assert exc.value.what == what

@@ -154,13 +154,13 @@ def test_profile_errors_name_file_line_and_field(tmp_path: Path, old: str, new: 
         load_profile(str(p))
     err = exc.value
     assert err.path == p and err.line == line, str(err)
-    assert f"'{field}'" in str(err) and "broken.yaml" in str(err)
+    assert err.field == field and f":{line}: {field}: " in str(err) and "broken.yaml" in str(err)
 
 
 def test_missing_field_and_non_mapping() -> None:
     complete = dict(load_profile("bsp-only").__dict__)
     del complete["target"]
-    with pytest.raises(DataError, match="'target': missing"):
+    with pytest.raises(DataError, match=r"x\.yaml: target: missing"):
         profile_from_mapping(complete, "x.yaml")
     with pytest.raises(DataError, match="mapping"):
         profile_from_mapping(["a"], "x.yaml")

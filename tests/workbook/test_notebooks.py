@@ -14,7 +14,7 @@ import nbformat
 import pytest
 from paths import ROOT
 
-from tdxlib.report.params import cell_source, find_parameters_cell
+from tdxlib.report.paramcell import cell_source, find_parameters_cell
 from tdxlib.report.records import collect_records
 from tdxlib.tdx.strategies import STRATEGY_NAMES
 from tdxlib.tdx.vmm import profile_names

@@ -12,7 +12,7 @@ from paths import ROOT
 
 from tdxlib.errors import ValidationError
 from tdxlib.report.config import load_config
-from tdxlib.report.params import cell_source, find_parameters_cell
+from tdxlib.report.paramcell import cell_source, find_parameters_cell
 from tdxlib.workbook.param_model import INTERACTIVE_LINE, facts
 from tdxlib.workbook.params import (
     NOTEBOOK_PARAMS,
@@ -50,7 +50,7 @@ def test_the_parameters_cell_is_generated_from_the_model(stem: str) -> None:
 
 @pytest.mark.parametrize("stem", NOTEBOOKS)
 def test_the_cell_as_the_report_parser_reads_it_agrees_with_the_model(stem: str) -> None:
-    """Names, types, defaults, help, ranges and choices: what tdxlib.report.params reads off the cell
+    """Names, types, defaults, help, ranges and choices: what tdxlib.report.paramcell reads off the cell
     is what the model declares."""
     model = NOTEBOOK_PARAMS[stem]
     _, parsed = _cell(stem)
@@ -151,7 +151,7 @@ def test_the_interactive_line_opens_every_cell() -> None:
 
 
 def test_a_cell_that_drifted_from_its_model_fails_the_build(tmp_path: Path) -> None:
-    from tdxlib.report.params import ParameterError
+    from tdxlib.report.paramcell import ParameterError
 
     nb_dir = tmp_path / "notebooks"
     nb_dir.mkdir()

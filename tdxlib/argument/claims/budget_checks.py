@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from tdxlib.argument.claims.registry import Finding, check, key, key_at
-from tdxlib.argument.claims.support import HOTPLUG_KERNEL, fmt_pct
+from tdxlib.argument.claims.support import fmt_pct
 from tdxlib.kernel.budget import budget, offline_limit
-from tdxlib.kernel.profile import load_kernel
+from tdxlib.kernel.profile import HOTPLUG_KERNEL, load_kernel
 from tdxlib.kernel.vectors import layout_switches, load_layout
 
 __all__: list[str] = []  # checks are reached through tdxlib.argument.claims.check

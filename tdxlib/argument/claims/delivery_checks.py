@@ -9,7 +9,6 @@ from typing import Any
 
 from tdxlib.argument.claims.registry import Finding, check, key, key_at
 from tdxlib.argument.claims.support import (
-    HOTPLUG_KERNEL,
     count_notified,
     era_guest,
     fmt_pct,
@@ -26,6 +25,7 @@ from tdxlib.argument.evidence import (
     spec_delta,
 )
 from tdxlib.errors import CpuOfflineUnsupported
+from tdxlib.kernel.profile import HOTPLUG_KERNEL
 from tdxlib.sim import Scenario, run
 from tdxlib.tdx.strategies import CallerVcpu, DynamicIrq, QuoteCarriesVector, SystemVector
 from tdxlib.tdx.vmm import VmmProfile

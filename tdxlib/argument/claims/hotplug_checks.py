@@ -9,8 +9,9 @@ import dataclasses
 from typing import Any
 
 from tdxlib.argument.claims.registry import Finding, check, key, key_by
-from tdxlib.argument.claims.support import HOTPLUG_KERNEL, era_guest, offline_target, open_run
+from tdxlib.argument.claims.support import era_guest, offline_target, open_run
 from tdxlib.argument.evidence import count_events, nobalancing_migration
+from tdxlib.kernel.profile import HOTPLUG_KERNEL
 from tdxlib.tdx.strategies import DynamicIrq, make_strategy
 
 __all__: list[str] = []  # checks are reached through tdxlib.argument.claims.check

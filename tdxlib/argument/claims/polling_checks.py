@@ -10,8 +10,9 @@ import math
 from typing import Any
 
 from tdxlib.argument.claims.registry import Finding, check
-from tdxlib.argument.claims.support import POLLING_KERNEL, era_guest, fmt_ms, label, open_run
+from tdxlib.argument.claims.support import era_guest, fmt_ms, label, open_run
 from tdxlib.kernel.jiffies import max_sleep_ms
+from tdxlib.kernel.profile import POLLING_KERNEL
 from tdxlib.sim import Scenario, run
 from tdxlib.tdx.strategies import Polling, SystemVector, make_strategy
 from tdxlib.tdx.vmm import VmmProfile, load_profile

@@ -1,30 +1,31 @@
 """The claims registry: claim records (``data/claims/claims.yaml``) and the check of each id.
 
-Claims are data (id, author, date, message, source, our paraphrase), read and validated here with
-errors naming file and line. Each id has one check, registered with ``@check.register("id")`` in a
-topic module of this package; it returns a :class:`Finding` that :data:`check` turns into a
-:class:`Verdict`. The ledger (every claim, by era) is :mod:`~tdxlib.argument.claims.ledger`. The
-names of a check's numbers are built here (:func:`key`, :func:`key_at`, :func:`key_by`) so that
-checks and tests spell them the same way.
+Claims are data (id, author, date, message, source, our paraphrase), read and validated here
+(:class:`ClaimsFile`, ``tdxlib schema claims``) with errors naming file, line and field. Each id has
+one check, registered with ``@check.register("id")`` in a topic module of this package; it returns a
+:class:`Finding` that :data:`check` turns into a :class:`Verdict`. The ledger (every claim, by era) is
+:mod:`~tdxlib.argument.claims.ledger`. The names of a check's numbers are built here (:func:`key`,
+:func:`key_at`, :func:`key_by`) so that checks and tests spell them the same way.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import inspect
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Annotated, Any, NamedTuple
 
 import numpy as np
 
 from tdxlib.argument.verdicts import CLAIM_VERDICTS
 from tdxlib.cache import memo, shared, stat_key
-from tdxlib.data import LineDict, LineList, data_path, load_yaml
+from tdxlib.data import data_path, load_yaml
 from tdxlib.errors import DataError, ValidationError
+from tdxlib.models import Model, line_for, validate
 from tdxlib.tdx.vmm import VmmProfile
+from tdxlib.values import Date, Pattern, Str, Text
 
 __all__ = [
     "CLAIM_FIELDS",
@@ -32,6 +33,8 @@ __all__ = [
     "VERDICTS",
     "CheckFn",
     "Claim",
+    "ClaimRecord",
+    "ClaimsFile",
     "Finding",
     "Verdict",
     "check",
@@ -46,10 +49,6 @@ __all__ = [
 
 #: The three verdicts a check can return (:data:`tdxlib.argument.verdicts.CLAIM_VERDICTS`).
 VERDICTS: tuple[str, ...] = CLAIM_VERDICTS
-#: Fields of a claim record in claims.yaml (all required, no others).
-CLAIM_FIELDS: tuple[str, ...] = ("id", "author", "date", "message", "source", "claim")
-
-_ID_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -133,64 +132,43 @@ def claims_path() -> Path:
     return data_path("claims", "claims.yaml")
 
 
-def _claim_from(item: object, path: Path, line: int | None) -> Claim:
-    if not isinstance(item, LineDict):
-        raise DataError(f"a claim must be a mapping of {', '.join(CLAIM_FIELDS)}", path, line)
-    line = item.line or line
-    unknown = [k for k in item if k not in CLAIM_FIELDS]
-    if unknown:
-        raise DataError(
-            f"unknown claim field {unknown[0]!r}; expected only {', '.join(CLAIM_FIELDS)}",
-            path,
-            item.line_of(unknown[0]),
-        )
-    missing = [k for k in CLAIM_FIELDS if k not in item]
-    if missing:
-        where = f" (claim {item['id']!r})" if isinstance(item.get("id"), str) else ""
-        raise DataError(f"claim{where} lacks field {missing[0]!r}", path, line)
-    values: dict[str, Any] = {}
-    for key in CLAIM_FIELDS:
-        value = item[key]
-        if key == "date":
-            if isinstance(value, str):
-                try:
-                    value = _dt.date.fromisoformat(value)
-                except ValueError:
-                    value = None
-            if not isinstance(value, _dt.date) or isinstance(value, _dt.datetime):
-                raise DataError(f"date {item[key]!r} is not a date (YYYY-MM-DD)", path, item.line_of(key))
-        elif not isinstance(value, str) or not value.strip():
-            raise DataError(f"field {key!r} = {value!r} must be a non-empty string", path, item.line_of(key))
-        values[key] = value.strip() if isinstance(value, str) else value
-    if not _ID_RE.match(values["id"]):
-        raise DataError(
-            f"claim id {values['id']!r} must be lower-case words joined by '-'", path, item.line_of("id")
-        )
-    return Claim(**values, line=line)
+class ClaimRecord(Model):
+    """One record of claims.yaml (all fields required, no others)."""
+
+    id: Annotated[Str, Pattern(r"[a-z0-9]+(-[a-z0-9]+)*", "lower-case words joined by '-'")]
+    author: Text
+    date: Date
+    message: Text
+    source: Text
+    claim: Text
+
+
+#: Fields of a claim record in claims.yaml (all required, no others).
+CLAIM_FIELDS: tuple[str, ...] = tuple(ClaimRecord.model_fields)
+
+
+class ClaimsFile(Model):
+    """``data/claims/claims.yaml``: the claims of the thread, in the order the ledger lists them."""
+
+    claims: list[ClaimRecord]
 
 
 def load_claims(path: str | Path | None = None) -> list[Claim]:
-    """Read and validate a claims file (default ``data/claims/claims.yaml``); errors name file and line."""
+    """Read and validate a claims file (default ``data/claims/claims.yaml``); errors name file, line and
+    field (the shape is :class:`ClaimsFile`; ids must be unique)."""
     p = Path(path) if path is not None else claims_path()
-    data = load_yaml(p)
-    if not isinstance(data, LineDict) or "claims" not in data:
-        raise DataError("a claims file is a mapping with a 'claims' list", p, getattr(data, "line", None))
-    extra = [k for k in data if k != "claims"]
-    if extra:
-        raise DataError(
-            f"unknown top-level key {extra[0]!r}; expected only 'claims'", p, data.line_of(extra[0])
-        )
-    items = data["claims"]
-    if not isinstance(items, LineList):
-        raise DataError("'claims' must be a list of claim records", p, data.line_of("claims"))
+    raw = load_yaml(p)
+    doc = validate(ClaimsFile, raw, p, what="a claims file")
     out: list[Claim] = []
     seen: dict[str, int | None] = {}
-    for i, item in enumerate(items):
-        c = _claim_from(item, p, items.item_lines[i] if i < len(items.item_lines) else None)
-        if c.id in seen:
-            raise DataError(f"duplicate claim id {c.id!r} (first on line {seen[c.id]})", p, c.line)
-        seen[c.id] = c.line
-        out.append(c)
+    for i, record in enumerate(doc.claims):
+        line = line_for(raw, ("claims", i))
+        if record.id in seen:
+            raise DataError(
+                f"duplicate claim id {record.id!r} (first on line {seen[record.id]})", p, line, "id"
+            )
+        seen[record.id] = line
+        out.append(Claim(**record.model_dump(), line=line))
     return out
 
 

@@ -15,8 +15,6 @@ from tdxlib.tdx.strategies import NotifyStrategy
 from tdxlib.tdx.vmm import VmmProfile
 
 __all__ = [
-    "HOTPLUG_KERNEL",
-    "POLLING_KERNEL",
     "count_notified",
     "era_guest",
     "fmt_ms",
@@ -26,13 +24,6 @@ __all__ = [
     "open_run",
     "vmm_list",
 ]
-
-#: The kernel hotplug checks read their evidence on: the first LTS whose TDs can offline CPUs (6.11+,
-#: a version-1 MADT wakeup mailbox). On 5.19 + v8 no CPU can go offline at all.
-HOTPLUG_KERNEL = "linux-6.12"
-#: The kernel polling checks read their evidence on: the LTS before the 6.7 poller was merged, with its
-#: timer (HZ 250, msleep + 1 jiffy).
-POLLING_KERNEL = "linux-6.6"
 
 
 def era_guest(kernel: str) -> dict[str, Any]:

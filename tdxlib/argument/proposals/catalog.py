@@ -10,19 +10,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 from tdxlib.cache import memo, stat_key
 from tdxlib.data import data_path, load_yaml
 from tdxlib.errors import DataError
 from tdxlib.kernel.vectors import layout_names as _layout_names
+from tdxlib.models import Model, line_for, validate
 from tdxlib.tdx import ghci
 from tdxlib.tdx.strategies import STRATEGY_NAMES
 from tdxlib.tdx.vmm import profile_names
+from tdxlib.values import Pattern, Str, Text
 
 __all__ = [
     "PROPOSALS_DIR",
     "SECTIONS_PATH",
     "SUITES_PATH",
+    "SectionsFile",
     "SpecSection",
     "builtin_paths",
     "known_sections",
@@ -57,6 +61,27 @@ class SpecSection:
         return f"{self.number} {self.title}"
 
 
+class SectionEntry(Model):
+    """``sections.NUMBER``: a GHCI section's title, its TDVMCALL, the spec and our paraphrase."""
+
+    title: Text
+    tdvmcall: Text
+    spec: Text
+    summary: Text
+    source: Text
+
+
+SectionNumber = Annotated[Str, Pattern(r"\d+(\.\d+)*", "a quoted section number like '3.5'")]
+
+
+class SectionsFile(Model):
+    """``data/proposals/meta/sections.yaml``: the GHCI sections anchors may name, by number."""
+
+    sections: dict[
+        Annotated[Str, Pattern(r"\d+(\.\d+)*", "a quoted section number like '3.5'")], SectionEntry
+    ]
+
+
 def _section_key(number: str) -> tuple[int, ...]:
     return tuple(int(p) for p in number.split(".") if p.isdigit())
 
@@ -71,29 +96,19 @@ def known_sections() -> dict[str, SpecSection]:
 def _sections(stat: tuple[tuple[str, int, int], ...], names: tuple[str, ...]) -> dict[str, SpecSection]:
     """The sections of the file ``stat`` names, each checked against the TDVMCALL ``names``."""
     path = Path(stat[0][0])
-    doc = load_yaml(path)
-    items = doc.get("sections") if isinstance(doc, dict) else None
-    if not isinstance(items, dict):
-        raise DataError("expected a mapping 'sections' of section number -> fields", path)
+    raw = load_yaml(path)
+    doc = validate(SectionsFile, raw, path, what="a sections file")
     out: dict[str, SpecSection] = {}
-    for number, m in items.items():
-        line = items.line_of(number) if hasattr(items, "line_of") else None
-        if not isinstance(number, str) or not _section_key(number):
-            raise DataError(f"section {number!r}: expected a quoted section number like '3.5'", path, line)
-        fields = ("title", "tdvmcall", "spec", "summary", "source")
-        if not isinstance(m, dict) or any(not isinstance(m.get(k), str) for k in fields):
-            raise DataError(f"section {number}: expected string fields {', '.join(fields)}", path, line)
-        unknown = sorted(set(m) - set(fields))
-        if unknown:
-            raise DataError(f"section {number}: unknown fields {unknown}", path, line)
-        if m["tdvmcall"] not in names:
+    for number, m in doc.sections.items():
+        if m.tdvmcall not in names:
             raise DataError(
-                f"section {number}: tdvmcall {m['tdvmcall']!r} is not a leaf of data/ghci/leaves.yaml "
+                f"section {number}: tdvmcall {m.tdvmcall!r} is not a leaf of data/ghci/leaves.yaml "
                 f"(one of {sorted(names)})",
                 path,
-                m.line_of("tdvmcall") if hasattr(m, "line_of") else line,
+                line_for(raw, ("sections", number, "tdvmcall")),
+                f"sections.{number}.tdvmcall",
             )
-        out[number] = SpecSection(number=number, **{k: m[k] for k in fields})
+        out[number] = SpecSection(number=number, **m.model_dump())
     return dict(sorted(out.items(), key=lambda kv: _section_key(kv[0])))
 
 

@@ -6,7 +6,6 @@ the JSON schema; and :func:`field_error`, which makes a cross-field rule's error
 
 from __future__ import annotations
 
-import datetime
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -16,7 +15,9 @@ from pydantic import AfterValidator, ConfigDict, Field, GetJsonSchemaHandler, St
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError
 
+from tdxlib import values
 from tdxlib.argument.proposals import catalog
+from tdxlib.values import field_error
 
 __all__ = [
     "CONFIG",
@@ -48,7 +49,7 @@ __all__ = [
 CONFIG = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 Text = Annotated[str, StringConstraints(min_length=1)]
-Date = Annotated[datetime.date, Field(strict=False, description="ISO date, e.g. 2022-06-20")]
+Date = Annotated[values.Date, Field(description="ISO date, e.g. 2022-06-20")]
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=64)]
 Vector = Annotated[
     int, Field(ge=32, le=255, description="an interrupt vector, 32..255 (0..31 are exceptions)")
@@ -67,11 +68,6 @@ GetQuoteChecks = Literal["qemu", "spec", "shared-bit", "none"]
 
 #: How a TDVMCALL added by a proposal is named (CamelCase, like the GHCI's).
 NEW_NAME = re.compile(r"^[A-Z][A-Za-z0-9]*$")
-
-
-def field_error(message: str, *subloc: str | int) -> PydanticCustomError:
-    """A validation error whose location continues with ``subloc`` below the model raising it."""
-    return PydanticCustomError("tdxlib_field", "{message}", {"message": message, "subloc": list(subloc)})
 
 
 def one_of(values: tuple[str, ...]) -> str:

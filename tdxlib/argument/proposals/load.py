@@ -1,26 +1,23 @@
 """Reading proposal files: safe YAML with line numbers, pydantic validation, errors naming file, line, field.
 
 Every failure is a :class:`~tdxlib.errors.ProposalError` whose ``path``, ``line`` and ``field``
-(``annotations[2].anchor.section``) point at the offending spot: pydantic's error locations are walked
-through the :class:`~tdxlib.data.LineDict` / ``LineList`` the loader built. A YAML syntax error
-names the nearest key above it as the field.
+(``annotations[2].anchor.section``) point at the offending spot, as :mod:`tdxlib.models` finds them for
+every file kind (at most MAX_ERRORS listed); the file is read by the one bounded reader
+(:func:`tdxlib.data.read_text`). A YAML syntax error names the nearest key above it as the field.
 """
 
 from __future__ import annotations
 
 import re
-import typing
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-
-import pydantic
 
 from tdxlib.argument.proposals import catalog
 from tdxlib.argument.proposals.schema import Proposal
 from tdxlib.cache import memo, stat_key
-from tdxlib.data import load_yaml_text
+from tdxlib.data import exists, load_yaml, load_yaml_text, read_text
 from tdxlib.errors import DataError, ProposalError, ValidationError
+from tdxlib.models import check, field_path, line_for
 
 __all__ = [
     "builtin_ids",
@@ -31,94 +28,8 @@ __all__ = [
     "load_builtins",
     "load_proposal",
     "load_proposal_text",
-    "pydantic_errors",
     "resolve",
 ]
-
-Loc = Sequence[str | int]
-
-
-def field_path(loc: Loc) -> str:
-    """``("annotations", 2, "anchor", "section")`` → ``annotations[2].anchor.section``."""
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out or "(top level)"
-
-
-def line_for(data: Any, loc: Loc) -> int | None:
-    """The 1-based line of the deepest element of ``loc`` present in ``data`` (LineDict/LineList)."""
-    line: int | None = getattr(data, "line", None)
-    node = data
-    for part in loc:
-        if isinstance(node, dict) and part in node:
-            key_line = node.line_of(part) if hasattr(node, "line_of") else None
-            line = key_line if key_line is not None else line
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-            lines = getattr(node, "item_lines", [])
-            line = lines[part] if part < len(lines) else line
-            node = node[part]
-        else:
-            break
-    return line
-
-
-def _shown(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _allowed_fields(loc: Loc) -> list[str] | None:
-    """Field names of the model at ``loc`` (for 'unknown field' messages), walking the annotations."""
-    model: Any = Proposal
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        fields = getattr(model, "model_fields", {})
-        field = next((f for n, f in fields.items() if (f.alias or n) == part), None)
-        if field is None:
-            return None
-        model = None
-        stack = [field.annotation]
-        while stack:
-            t = stack.pop()
-            if isinstance(t, type) and issubclass(t, pydantic.BaseModel):
-                model = t
-                break
-            stack.extend(typing.get_args(t))
-        if model is None:
-            return None
-    return sorted(f.alias or n for n, f in getattr(model, "model_fields", {}).items())
-
-
-def _message(err: Any, loc: Loc) -> str:
-    kind = err.get("type", "")
-    if kind == "extra_forbidden":
-        allowed = _allowed_fields(loc[:-1])
-        hint = f"; expected one of {', '.join(allowed)}" if allowed else ""
-        return f"unknown field{hint}"
-    if kind == "missing":
-        return "missing (required)"
-    msg = str(err.get("msg", "invalid"))
-    if kind == "tdxlib_field" or kind.startswith("unknown_"):
-        return msg
-    if "input" in err:
-        return f"{msg}, got {_shown(err.get('input'))}"
-    return msg
-
-
-def pydantic_errors(exc: pydantic.ValidationError, data: Any, path: object) -> list[ProposalError]:
-    """One ProposalError per pydantic error, with the line and dotted field of its location."""
-    out = []
-    for err in exc.errors():
-        ctx = err.get("ctx") or {}
-        loc = [*err["loc"], *ctx.get("subloc", [])]
-        out.append(ProposalError(_message(err, loc), path, line_for(data, loc), field_path(loc)))
-    return out
 
 
 def _key_path_at(text: str, line: int | None) -> str | None:
@@ -152,24 +63,27 @@ def check_proposal_text(text: str, path: object = "<string>") -> tuple[Proposal 
     except ProposalError as exc:
         return None, [exc]
     if not isinstance(data, dict):
-        kind = "an empty file" if data is None else "a list" if isinstance(data, list) else repr(data)
+        kind = "an empty file" if data is None else "a list" if isinstance(data, list) else _shown(data)
         err = ProposalError(f"a proposal is a mapping of fields, got {kind}", path, 1, "(top level)")
         return None, [err]
-    try:
-        return Proposal.model_validate(data), []
-    except pydantic.ValidationError as exc:
-        return None, pydantic_errors(exc, data, path)
+    proposal, errors = check(Proposal, data, path, error=ProposalError)
+    return proposal, [e for e in errors if isinstance(e, ProposalError)]
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def check_proposal(path: str | Path) -> tuple[Proposal | None, list[ProposalError]]:
-    """Validate a proposal file: the proposal (None if invalid) and every error found."""
+    """Validate a proposal file: the proposal (None if invalid) and every error found (at most
+    :data:`tdxlib.models.MAX_ERRORS`, then one that counts the rest). Read with the one reader:
+    missing, a directory, too large or not UTF-8 is one error naming the file."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None, [ProposalError("file not found", p, None, None)]
-    except (UnicodeDecodeError, IsADirectoryError) as exc:
-        return None, [ProposalError(f"cannot read the file as UTF-8 text ({exc})", p, None, None)]
+        text = read_text(p, what="proposal file")
+    except DataError as exc:
+        return None, [ProposalError(exc.message, exc.path, exc.line, None)]
     return check_proposal_text(text, p)
 
 
@@ -225,7 +139,7 @@ def _builtin_at(pid: str, stat: tuple[tuple[str, int, int], ...]) -> Proposal:
     path = Path(stat[0][0])
     proposal = load_proposal(path)
     if proposal.id != pid:
-        data = load_yaml_text(path.read_text(encoding="utf-8"), path)
+        data = load_yaml(path)
         raise ProposalError(
             f"id {proposal.id!r} differs from the file name {pid!r}", path, line_for(data, ["id"]), "id"
         )
@@ -245,6 +159,6 @@ def resolve(proposal: Proposal | str | Path) -> Proposal:
         return _builtin(proposal)
     if isinstance(proposal, (str, Path)):
         p = Path(proposal)
-        if p.suffix in (".yaml", ".yml") or p.exists():
+        if p.suffix in (".yaml", ".yml") or exists(p):
             return load_proposal(p)
     raise ValidationError("proposal", proposal, f"a built-in id ({', '.join(builtin_ids())}) or a .yaml path")

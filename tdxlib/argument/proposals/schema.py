@@ -14,7 +14,6 @@ anchor's) raise errors that carry the exact field path, so a file error names th
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, StringConstraints, model_validator
@@ -43,6 +42,7 @@ from tdxlib.argument.proposals.fields import (
     field_error,
     one_of,
 )
+from tdxlib.models import schema_text
 from tdxlib.tdx import ghci
 from tdxlib.tdx.vmm import Target, VmmProfile
 
@@ -324,7 +324,4 @@ class Proposal(BaseModel):
 
 def schema_json() -> str:
     """The JSON Schema of :class:`Proposal` as committed in data/proposals/schema.json."""
-    schema = Proposal.model_json_schema()
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["$id"] = "https://tdxlib.invalid/data/proposals/schema.json"
-    return json.dumps(schema, indent=2, sort_keys=True) + "\n"
+    return schema_text(Proposal, "https://tdxlib.invalid/data/proposals/schema.json")

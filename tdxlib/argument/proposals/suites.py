@@ -12,20 +12,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import pydantic
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from tdxlib.argument.proposals import catalog
 from tdxlib.argument.proposals.behaviour import StrategyParams
 from tdxlib.argument.proposals.fields import ProfileName, field_error
-from tdxlib.argument.proposals.load import pydantic_errors
 from tdxlib.cache import memo, stat_key
 from tdxlib.data import load_yaml
-from tdxlib.errors import DataError, TdxlibError, ValidationError
+from tdxlib.errors import TdxlibError, ValidationError
 from tdxlib.kernel.profile import kernel_names
+from tdxlib.models import validate
 from tdxlib.sim import Scenario
 
-__all__ = ["Suite", "SuiteScenario", "SuiteVmm", "load_suites", "suite", "suite_names"]
+__all__ = ["Suite", "SuiteScenario", "SuiteVmm", "SuitesFile", "load_suites", "suite", "suite_names"]
 
 _CONFIG = ConfigDict(extra="forbid", strict=True, frozen=True)
 #: Scenario fields a suite may not set: the proposal and the suite decide them.
@@ -111,6 +110,19 @@ class Suite(BaseModel):
         return [v.label for v in self.vmms if v.kind == "real"]
 
 
+SuiteName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$")]
+
+
+class SuitesFile(BaseModel):
+    """``data/proposals/meta/suites.yaml``: the suites by name."""
+
+    model_config = _CONFIG
+
+    suites: dict[Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$")], Suite] = Field(
+        min_length=1
+    )
+
+
 def _own_copies(suites: dict[str, Suite]) -> dict[str, Suite]:
     """Deep copies: a Suite is frozen, but its lists and mappings are not, and each caller gets its own."""
     return {name: s.model_copy(deep=True) for name, s in suites.items()}
@@ -126,19 +138,7 @@ def load_suites() -> dict[str, Suite]:
 def _suites_in(stat: tuple[tuple[str, int, int], ...]) -> dict[str, Suite]:
     """The suites of the file ``stat`` names (its stat_key is the cache key)."""
     path = Path(stat[0][0])
-    doc = load_yaml(path)
-    suites = doc.get("suites") if isinstance(doc, dict) else None
-    if not isinstance(suites, dict) or not suites:
-        raise DataError("expected a mapping 'suites' of suite name -> suite", path, 1)
-    out: dict[str, Suite] = {}
-    for name, data in suites.items():
-        try:
-            out[str(name)] = Suite.model_validate(data)
-        except pydantic.ValidationError as exc:
-            first = pydantic_errors(exc, data, path)[0]
-            detail = first.message[len(f"{first.field}: ") :]
-            raise DataError(f"suites.{name}.{first.field}: {detail}", path, first.line) from None
-    return out
+    return dict(validate(SuitesFile, load_yaml(path), path, what="a suites file").suites)
 
 
 def suite_names() -> list[str]:

@@ -14,7 +14,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from tdxlib.cache import memo, stat_key
-from tdxlib.data import data_path
+from tdxlib.data import data_path, is_file
 from tdxlib.errors import DataError, ValidationError
 from tdxlib.kernel.vectors.spec import Switch, _Entry, _Spec, read_spec
 
@@ -323,7 +323,7 @@ def layout_path(name: str) -> Path:
     if name.endswith((".yaml", ".yml")) or "/" in name or "\\" in name:
         return Path(name).resolve()
     path = data_path(_VECTORS_DIR, f"{name}.yaml")
-    if not path.is_file():
+    if not is_file(path):
         raise ValidationError(
             "layout name", name, f"one of {', '.join(layout_names())} or a path to a .yaml file"
         )

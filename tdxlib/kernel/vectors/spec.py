@@ -1,35 +1,33 @@
 """One layout file of ``data/vectors/``, read and validated: everything that does not depend on the config.
 
-A :class:`_Spec` holds the file's switches, constants, the ``FIRST_SYSTEM_VECTOR`` cases and the
-named vectors with their conditions; :mod:`~tdxlib.kernel.vectors.layout` evaluates it for one switch
-combination. Every error is a DataError naming the file, the line and the field. :func:`read_spec`
-parses a file once per version on disk (its key holds the file's size and modification time).
+The file's shape is :class:`LayoutFile` (a pydantic model: ``tdxlib schema vector-layout``); what no
+shape can say — switches declared before use, constants that agree as ``irq_vectors.h`` derives them,
+vectors in their range, names unique, sources cited — is checked after it. A :class:`_Spec` holds the
+file's switches, constants, the ``FIRST_SYSTEM_VECTOR`` cases and the named vectors with their
+conditions; :mod:`~tdxlib.kernel.vectors.layout` evaluates it for one switch combination. Every error
+is a DataError naming the file, the line and the field. :func:`read_spec` parses a file once per
+version on disk (its key holds the file's size and modification time).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, model_validator
 
 from tdxlib.cache import memo, stat_key
-from tdxlib.data import LineDict, LineList, load_yaml
-from tdxlib.errors import DataError
-from tdxlib.kernel.vectors.kconfig import _ALWAYS, _NEVER, NAME_RE, _Cond, _parse_condition
+from tdxlib.data import load_yaml
+from tdxlib.errors import DataError, ValidationError
+from tdxlib.kernel.vectors.kconfig import _ALWAYS, NAME_RE, _Cond, _parse_condition
+from tdxlib.models import Model, line_for, validate
+from tdxlib.values import AnyOf, Bool, Int, Str, Text
 
-_KINDS = ("kconfig", "runtime")
-_TOP_KEYS = {
-    "name",
-    "kernel",
-    "title",
-    "sources",
-    "switches",
-    "defaults",
-    "constants",
-    "exceptions",
-    "vectors",
-}
+__all__ = ["LayoutFile", "Switch", "read_spec"]
+
 _REQUIRED_CONSTANTS = (
     "NR_VECTORS",
     "FIRST_EXTERNAL_VECTOR",
@@ -41,6 +39,91 @@ _REQUIRED_CONSTANTS = (
 
 #: A FIRST_SYSTEM_VECTOR case: (condition, value or vector name, line).
 _FsvCase = tuple[_Cond, int | str, int | None]
+
+# --------------------------------------------------------------------------------------------------
+# The file's shape
+# --------------------------------------------------------------------------------------------------
+
+Sources = Annotated[
+    Str | Annotated[list[Str], Field(min_length=1)], AnyOf("a key of `sources:` or a non-empty list of them")
+]
+Condition = Annotated[
+    Str | Bool, AnyOf("a condition: always, never, a switch, or not/and/or of them with parentheses")
+]
+Value = Annotated[Int, Field(ge=0, le=1 << 16)]
+
+
+class SwitchEntry(Model):
+    """``switches.NAME``: a Kconfig option or a run-time fact, and what it changes."""
+
+    kind: Literal["kconfig", "runtime"]
+    help: Text
+
+
+class Defaults(Model):
+    """``defaults``: which machine the default config stands for, and a value for every switch."""
+
+    represents: Text
+    config: dict[Str, Bool]
+
+
+class FsvCaseEntry(Model):
+    """One case of ``FIRST_SYSTEM_VECTOR`` (an ``#if``/``#elif``/``#else`` chain)."""
+
+    config: Condition | None = None
+    value: Annotated[Value | Str, AnyOf("an integer or the name of a vector")]
+
+
+class Constant(Model):
+    """``constants.NAME``: a value with its source; ``FIRST_SYSTEM_VECTOR`` has ``cases`` instead."""
+
+    value: Value | None = None
+    cases: Annotated[list[FsvCaseEntry], Field(min_length=1)] | None = None
+    source: Sources
+    note: Str = ""
+
+    @model_validator(mode="after")
+    def _value_or_cases(self) -> Constant:
+        if (self.value is None) == (self.cases is None):
+            raise ValidationError("value", self.value, "a value, or `cases:` for FIRST_SYSTEM_VECTOR")
+        return self
+
+
+class ExceptionVector(Model):
+    """``exceptions[i]``: a trap vector below FIRST_EXTERNAL_VECTOR."""
+
+    name: Str
+    vector: Int
+    system_bit: Condition = "never"
+    source: Sources
+    note: Str = ""
+
+
+class NamedVectorEntry(Model):
+    """``vectors[i]``: a vector of ``irq_vectors.h``, when it is defined and when its bit is set."""
+
+    name: Str
+    value: Int
+    role: Literal["system", "syscall"] = "system"
+    defined: Condition = "always"
+    system_bit: Condition = "never"
+    how: Str = ""
+    source: Sources
+    note: Str = ""
+
+
+class LayoutFile(Model):
+    """A file of ``data/vectors/`` (format: data/vectors/README.md)."""
+
+    name: Text
+    kernel: Text
+    title: Text
+    sources: Annotated[dict[Str, Text], Field(min_length=1)]
+    switches: dict[Str, SwitchEntry]
+    defaults: Defaults
+    constants: dict[Str, Constant]
+    exceptions: list[ExceptionVector]
+    vectors: list[NamedVectorEntry]
 
 
 @dataclass(frozen=True)
@@ -84,373 +167,229 @@ class _Spec:
 
 
 # --------------------------------------------------------------------------------------------------
-# Field readers: each raises a DataError naming the file, the line and the field.
+# What the shape cannot say, checked in the order the file reads
 # --------------------------------------------------------------------------------------------------
 
 
-def _line(container: object, key: object) -> int | None:
-    if isinstance(container, LineDict):
-        return container.line_of(key)
-    return None
+@dataclass(frozen=True)
+class _Context:
+    """The file being checked: its path, the raw mapping (for lines), sources, switches, constants."""
+
+    path: Path
+    raw: Any
+    sources: Mapping[str, str]
+    switches: Mapping[str, Switch]
+    constants: Mapping[str, int]
+
+    def line(self, *loc: str | int) -> int | None:
+        return line_for(self.raw, loc)
+
+    def error(self, message: str, *loc: str | int) -> DataError:
+        return DataError(message, self.path, self.line(*loc))
 
 
-def _item_line(container: object, i: int) -> int | None:
-    if isinstance(container, LineList) and i < len(container.item_lines):
-        return container.item_lines[i]
-    return getattr(container, "line", None)
-
-
-def _mapping(obj: object, what: str, path: Path, line: int | None) -> LineDict:
-    if not isinstance(obj, LineDict):
-        raise DataError(f"{what} must be a mapping, got {type(obj).__name__}", path, line)
-    return obj
-
-
-def _str(obj: object, what: str, path: Path, line: int | None) -> str:
-    if not isinstance(obj, str) or not obj.strip():
-        raise DataError(f"{what} must be a non-empty string, got {obj!r}", path, line)
-    return obj.strip()
-
-
-def _int(obj: object, what: str, path: Path, line: int | None, lo: int, hi: int) -> int:
-    if isinstance(obj, bool) or not isinstance(obj, int):
-        raise DataError(f"{what} must be an integer, got {obj!r}", path, line)
+def _int(obj: int, what: str, ctx: _Context, line: int | None, lo: int, hi: int) -> int:
     if not lo <= obj <= hi:
-        raise DataError(f"{what} = {obj:#x} is out of range; expected {lo:#x}..{hi:#x}", path, line)
+        raise DataError(f"{what} = {obj:#x} is out of range; expected {lo:#x}..{hi:#x}", ctx.path, line)
     return obj
 
 
-def _check_keys(d: LineDict, allowed: set[str], required: set[str], what: str, path: Path) -> None:
-    for key in d:
-        if key not in allowed:
-            raise DataError(
-                f"{what}: unknown key {key!r}; allowed keys: {', '.join(sorted(allowed))}",
-                path,
-                _line(d, key),
-            )
-    for key in sorted(required):
-        if key not in d:
-            raise DataError(f"{what}: missing key {key!r}", path, d.line)
-
-
-def _sources(
-    raw: object, known: Mapping[str, str], what: str, path: Path, line: int | None
-) -> tuple[str, ...]:
-    keys = [raw] if isinstance(raw, str) else raw
-    if not isinstance(keys, list) or not keys:
-        raise DataError(
-            f"{what}: source must be a key of `sources:` or a list of them, got {raw!r}", path, line
-        )
+def _sources(raw: str | Sequence[str], what: str, ctx: _Context, line: int | None) -> tuple[str, ...]:
+    keys = [raw] if isinstance(raw, str) else list(raw)
     for key in keys:
-        if key not in known:
+        if key not in ctx.sources:
             raise DataError(
-                f"{what}: unknown source {key!r}; known sources: {', '.join(sorted(known))}", path, line
+                f"{what}: unknown source {key!r}; known sources: {', '.join(sorted(ctx.sources))}",
+                ctx.path,
+                line,
             )
     return tuple(keys)
 
 
-def _condition(raw: object, what: str, line: int | None, path: Path, switches: Mapping[str, Switch]) -> _Cond:
+def _condition(raw: str | bool, what: str, line: int | None, ctx: _Context) -> _Cond:
     """A condition that may use only the declared switches."""
-    c = _parse_condition(raw, path, line)
-    unknown = sorted(c.names - switches.keys())
+    c = _parse_condition(raw, ctx.path, line)
+    unknown = sorted(c.names - ctx.switches.keys())
     if unknown:
         raise DataError(
             f"{what}: condition {c.text!r} uses undeclared switch(es) {', '.join(unknown)}; "
-            f"declared: {', '.join(switches)}",
-            path,
+            f"declared: {', '.join(ctx.switches)}",
+            ctx.path,
             line,
         )
     return c
 
 
-# --------------------------------------------------------------------------------------------------
-# The file's blocks, in the order they are validated.
-# --------------------------------------------------------------------------------------------------
-
-
-def _header(top: LineDict, path: Path) -> tuple[str, str, str, dict[str, str]]:
-    """name (the file's stem), kernel, title and the ``sources:`` map."""
-    name = _str(top["name"], "name", path, _line(top, "name"))
-    if name != path.stem:
-        raise DataError(
-            f"name {name!r} must equal the file name stem {path.stem!r}", path, _line(top, "name")
-        )
-    kernel = _str(top["kernel"], "kernel", path, _line(top, "kernel"))
-    title = _str(top["title"], "title", path, _line(top, "title"))
-    raw_sources = _mapping(top["sources"], "sources", path, _line(top, "sources"))
-    sources = {str(k): _str(v, f"sources.{k}", path, _line(raw_sources, k)) for k, v in raw_sources.items()}
-    if not sources:
-        raise DataError("sources must not be empty", path, _line(top, "sources"))
-    return name, kernel, title, sources
-
-
-def _switch(sname: object, sval: object, raw_defaults: LineDict, sline: int | None, path: Path) -> Switch:
-    """One entry of ``switches:`` with its value in ``defaults.config``."""
-    if not isinstance(sname, str) or not NAME_RE.match(sname) or sname in ("always", "never"):
-        raise DataError(f"switch name {sname!r} must be UPPER_CASE like a Kconfig symbol", path, sline)
-    sd = _mapping(sval, f"switches.{sname}", path, sline)
-    _check_keys(sd, {"kind", "help"}, {"kind", "help"}, f"switches.{sname}", path)
-    kind = sd["kind"]
-    if kind not in _KINDS:
-        raise DataError(
-            f"switches.{sname}.kind = {kind!r}; expected one of {', '.join(_KINDS)}",
-            path,
-            _line(sd, "kind"),
-        )
-    if sname not in raw_defaults:
-        raise DataError(f"switch {sname!r} has no value in defaults.config", path, raw_defaults.line)
-    default = raw_defaults[sname]
-    if not isinstance(default, bool):
-        raise DataError(
-            f"defaults.config.{sname} must be true or false, got {default!r}",
-            path,
-            _line(raw_defaults, sname),
-        )
-    return Switch(sname, str(kind), default, _str(sd["help"], f"switches.{sname}.help", path, sline))
-
-
-def _switches(top: LineDict, path: Path) -> tuple[dict[str, Switch], str]:
-    """``switches:`` and ``defaults:`` (what the defaults represent, a value for every switch)."""
-    raw_switches = _mapping(top["switches"], "switches", path, _line(top, "switches"))
-    defaults_block = _mapping(top["defaults"], "defaults", path, _line(top, "defaults"))
-    _check_keys(defaults_block, {"represents", "config"}, {"represents", "config"}, "defaults", path)
-    represents = _str(
-        defaults_block["represents"], "defaults.represents", path, _line(defaults_block, "represents")
-    )
-    raw_defaults = _mapping(
-        defaults_block["config"], "defaults.config", path, _line(defaults_block, "config")
-    )
+def _switches(doc: LayoutFile, path: Path, raw: Any) -> dict[str, Switch]:
+    """``switches:`` with their values in ``defaults.config`` (one for every switch, no others)."""
     switches: dict[str, Switch] = {}
-    for sname, sval in raw_switches.items():
-        switches[sname] = _switch(sname, sval, raw_defaults, _line(raw_switches, sname), path)
-    for dname in raw_defaults:
+    config = doc.defaults.config
+    for sname, sw in doc.switches.items():
+        sline = line_for(raw, ("switches", sname))
+        if not NAME_RE.match(sname) or sname in ("always", "never"):
+            raise DataError(f"switch name {sname!r} must be UPPER_CASE like a Kconfig symbol", path, sline)
+        if sname not in config:
+            raise DataError(
+                f"switch {sname!r} has no value in defaults.config",
+                path,
+                line_for(raw, ("defaults", "config")),
+            )
+        switches[sname] = Switch(sname, sw.kind, config[sname], sw.help)
+    for dname in config:
         if dname not in switches:
             raise DataError(
                 f"defaults.config.{dname} is not a declared switch; switches: {', '.join(switches)}",
                 path,
-                _line(raw_defaults, dname),
+                line_for(raw, ("defaults", "config", dname)),
             )
-    return switches, represents
+    return switches
 
 
-def _fsv_cases(cd: LineDict, path: Path, switches: Mapping[str, Switch]) -> list[_FsvCase]:
+def _fsv_cases(const: Constant, ctx: _Context) -> list[_FsvCase]:
     """``FIRST_SYSTEM_VECTOR.cases``: an #if/#elif/#else chain, the last case unconditional."""
-    _check_keys(cd, {"cases", "source", "note"}, {"cases", "source"}, "constants.FIRST_SYSTEM_VECTOR", path)
-    cases = cd["cases"]
-    if not isinstance(cases, LineList) or not cases:
-        raise DataError("FIRST_SYSTEM_VECTOR.cases must be a non-empty list", path, _line(cd, "cases"))
+    cases = const.cases
+    if cases is None:
+        raise ctx.error("FIRST_SYSTEM_VECTOR must give `cases:`", "constants", "FIRST_SYSTEM_VECTOR")
     out: list[_FsvCase] = []
     for i, case in enumerate(cases):
-        kline = _item_line(cases, i)
-        kd = _mapping(case, f"FIRST_SYSTEM_VECTOR.cases[{i}]", path, kline)
-        _check_keys(kd, {"config", "value"}, {"value"}, f"FIRST_SYSTEM_VECTOR.cases[{i}]", path)
+        kline = ctx.line("constants", "FIRST_SYSTEM_VECTOR", "cases", i)
         is_last = i == len(cases) - 1
-        if is_last and "config" in kd:
+        if is_last and case.config is not None:
             raise DataError(
-                "the last FIRST_SYSTEM_VECTOR case must have no `config:` (the #else)", path, kline
+                "the last FIRST_SYSTEM_VECTOR case must have no `config:` (the #else)", ctx.path, kline
             )
-        if not is_last and "config" not in kd:
-            raise DataError("only the last FIRST_SYSTEM_VECTOR case may omit `config:`", path, kline)
+        if not is_last and case.config is None:
+            raise DataError("only the last FIRST_SYSTEM_VECTOR case may omit `config:`", ctx.path, kline)
         c = (
-            _condition(kd["config"], "FIRST_SYSTEM_VECTOR case", kline, path, switches)
-            if "config" in kd
+            _condition(case.config, "FIRST_SYSTEM_VECTOR case", kline, ctx)
+            if case.config is not None
             else _ALWAYS
         )
-        val = kd["value"]
-        if not isinstance(val, (int, str)) or isinstance(val, bool):
-            raise DataError(
-                f"FIRST_SYSTEM_VECTOR case value must be an int or a vector name, got {val!r}",
-                path,
-                kline,
-            )
-        out.append((c, val, kline))
+        out.append((c, case.value, kline))
     return out
 
 
 def _constants(
-    raw_consts: LineDict, path: Path, sources: Mapping[str, str], switches: Mapping[str, Switch]
+    doc: LayoutFile, ctx: _Context
 ) -> tuple[dict[str, int], dict[str, tuple[str, ...]], list[_FsvCase]]:
     """``constants:``: plain values with their sources, and the FIRST_SYSTEM_VECTOR cases."""
     for req in _REQUIRED_CONSTANTS:
-        if req not in raw_consts:
-            raise DataError(f"constants: missing {req}", path, raw_consts.line)
+        if req not in doc.constants:
+            raise ctx.error(f"constants: missing {req}", "constants")
     constants: dict[str, int] = {}
     constant_sources: dict[str, tuple[str, ...]] = {}
     fsv_cases: list[_FsvCase] = []
-    for cname, cval in raw_consts.items():
-        cline = _line(raw_consts, cname)
-        if not isinstance(cname, str) or not NAME_RE.match(cname):
-            raise DataError(f"constant name {cname!r} must be UPPER_CASE", path, cline)
-        cd = _mapping(cval, f"constants.{cname}", path, cline)
+    for cname, const in doc.constants.items():
+        cline = ctx.line("constants", cname)
+        if not NAME_RE.match(cname):
+            raise DataError(f"constant name {cname!r} must be UPPER_CASE", ctx.path, cline)
         if cname == "FIRST_SYSTEM_VECTOR":
-            fsv_cases.extend(_fsv_cases(cd, path, switches))
+            fsv_cases.extend(_fsv_cases(const, ctx))
+        elif const.value is None:
+            raise DataError(f"constants.{cname}: `cases:` are for FIRST_SYSTEM_VECTOR only", ctx.path, cline)
         else:
-            _check_keys(cd, {"value", "source", "note"}, {"value", "source"}, f"constants.{cname}", path)
-            constants[cname] = _int(cd["value"], f"constants.{cname}", path, cline, 0, 1 << 16)
-        constant_sources[cname] = _sources(cd["source"], sources, f"constants.{cname}", path, cline)
+            constants[cname] = const.value
+        constant_sources[cname] = _sources(const.source, f"constants.{cname}", ctx, cline)
     return constants, constant_sources, fsv_cases
 
 
-def _check_constants(constants: Mapping[str, int], raw_consts: LineDict, path: Path) -> None:
+def _check_constants(constants: Mapping[str, int], ctx: _Context) -> None:
     """The constants agree with each other as irq_vectors.h derives them."""
     nr_vectors = constants["NR_VECTORS"]
     if not 64 <= nr_vectors <= 256:
-        raise DataError(
-            f"NR_VECTORS = {nr_vectors} is out of range; expected 64..256",
-            path,
-            _line(raw_consts, "NR_VECTORS"),
+        raise ctx.error(
+            f"NR_VECTORS = {nr_vectors} is out of range; expected 64..256", "constants", "NR_VECTORS"
         )
     first_ext = constants["FIRST_EXTERNAL_VECTOR"]
     if not 1 <= first_ext < nr_vectors:
-        raise DataError(
+        raise ctx.error(
             f"FIRST_EXTERNAL_VECTOR = {first_ext:#x} must lie in 1..NR_VECTORS-1",
-            path,
-            _line(raw_consts, "FIRST_EXTERNAL_VECTOR"),
+            "constants",
+            "FIRST_EXTERNAL_VECTOR",
         )
     isa_base = constants["ISA_IRQ_VECTOR_BASE"]
     if isa_base != ((first_ext + 16) & ~15):
-        raise DataError(
+        raise ctx.error(
             f"ISA_IRQ_VECTOR_BASE = {isa_base:#x} disagrees with ((FIRST_EXTERNAL_VECTOR + 16) & ~15) = "
             f"{(first_ext + 16) & ~15:#x}",
-            path,
-            _line(raw_consts, "ISA_IRQ_VECTOR_BASE"),
+            "constants",
+            "ISA_IRQ_VECTOR_BASE",
         )
     nr_legacy = constants["NR_IRQS_LEGACY"]
     if not 0 <= nr_legacy <= 16 or isa_base + nr_legacy > nr_vectors:
-        raise DataError(
-            f"NR_IRQS_LEGACY = {nr_legacy} is out of range; expected 0..16",
-            path,
-            _line(raw_consts, "NR_IRQS_LEGACY"),
+        raise ctx.error(
+            f"NR_IRQS_LEGACY = {nr_legacy} is out of range; expected 0..16", "constants", "NR_IRQS_LEGACY"
         )
     if not 0 <= constants["PIC_CASCADE_IR"] < 16:
-        raise DataError("PIC_CASCADE_IR must lie in 0..15", path, _line(raw_consts, "PIC_CASCADE_IR"))
-
-
-@dataclass(frozen=True)
-class _Context:
-    """What reading one named vector needs from the rest of the file."""
-
-    path: Path
-    sources: Mapping[str, str]
-    switches: Mapping[str, Switch]
-    first_ext: int
-    nr_vectors: int
-
-
-def _entry_keys(d: LineDict, block: str, i: int, path: Path) -> str:
-    """Check the keys of ``exceptions[i]`` / ``vectors[i]``; returns the key holding the vector number."""
-    if block == "exceptions":
-        _check_keys(
-            d,
-            {"name", "vector", "system_bit", "source", "note"},
-            {"name", "vector", "source"},
-            f"{block}[{i}]",
-            path,
-        )
-        return "vector"
-    _check_keys(
-        d,
-        {"name", "value", "role", "defined", "system_bit", "how", "source", "note"},
-        {"name", "value", "source"},
-        f"{block}[{i}]",
-        path,
-    )
-    return "value"
+        raise ctx.error("PIC_CASCADE_IR must lie in 0..15", "constants", "PIC_CASCADE_IR")
 
 
 def _entry(
-    block: str, i: int, d: LineDict, iline: int | None, seen: dict[str, int | None], ctx: _Context
+    block: str, i: int, e: ExceptionVector | NamedVectorEntry, seen: dict[str, int | None], ctx: _Context
 ) -> _Entry:
-    """``exceptions[i]`` or ``vectors[i]``: a unique name, its vector in range, role and conditions."""
-    path = ctx.path
-    value_key = _entry_keys(d, block, i, path)
-    ename = _str(d["name"], f"{block}[{i}].name", path, iline)
-    if not NAME_RE.match(ename):
-        raise DataError(f"{block}[{i}].name {ename!r} must be UPPER_CASE", path, iline)
-    if ename in seen:
-        raise DataError(f"duplicate name {ename!r} (first on line {seen[ename]})", path, iline)
-    seen[ename] = iline
-    hi = ctx.first_ext - 1 if block == "exceptions" else ctx.nr_vectors - 1
-    lo = 0 if block == "exceptions" else ctx.first_ext
-    vec = _int(d[value_key], f"{ename}", path, _line(d, value_key), lo, hi)
-    role = d.get("role", "exception" if block == "exceptions" else "system")
-    if block == "vectors" and role not in ("system", "syscall"):
-        raise DataError(f"{ename}: role {role!r}; expected 'system' or 'syscall'", path, _line(d, "role"))
-    defined = (
-        _condition(d["defined"], f"{ename}.defined", _line(d, "defined"), path, ctx.switches)
-        if "defined" in d
-        else _ALWAYS
-    )
-    sysbit = (
-        _condition(d["system_bit"], f"{ename}.system_bit", _line(d, "system_bit"), path, ctx.switches)
-        if "system_bit" in d
-        else _NEVER
-    )
-    how = str(d.get("how", "idt tables" if block == "exceptions" else "")).strip()
-    srcs = _sources(d["source"], ctx.sources, ename, path, _line(d, "source"))
-    return _Entry(ename, vec, str(role), defined, sysbit, how, srcs, iline)
-
-
-def _entries(top: LineDict, seen: dict[str, int | None], ctx: _Context) -> list[_Entry]:
-    """``exceptions:`` then ``vectors:``; names must be unique among them and the constants."""
-    entries: list[_Entry] = []
-    for block in ("exceptions", "vectors"):
-        items = top[block]
-        if not isinstance(items, LineList):
-            raise DataError(f"{block} must be a list", ctx.path, _line(top, block))
-        for i, item in enumerate(items):
-            iline = _item_line(items, i)
-            d = _mapping(item, f"{block}[{i}]", ctx.path, iline)
-            entries.append(_entry(block, i, d, iline, seen, ctx))
-    return entries
+    """``exceptions[i]`` or ``vectors[i]``: a unique name, its vector in range, its conditions."""
+    iline = ctx.line(block, i)
+    if not NAME_RE.match(e.name):
+        raise DataError(f"{block}[{i}].name {e.name!r} must be UPPER_CASE", ctx.path, iline)
+    if e.name in seen:
+        raise DataError(f"duplicate name {e.name!r} (first on line {seen[e.name]})", ctx.path, iline)
+    seen[e.name] = iline
+    first_ext, nr_vectors = ctx.constants["FIRST_EXTERNAL_VECTOR"], ctx.constants["NR_VECTORS"]
+    if isinstance(e, ExceptionVector):
+        vec = _int(e.vector, e.name, ctx, ctx.line(block, i, "vector"), 0, first_ext - 1)
+        role, defined, how = "exception", _ALWAYS, "idt tables"
+    else:
+        vec = _int(e.value, e.name, ctx, ctx.line(block, i, "value"), first_ext, nr_vectors - 1)
+        role, how = e.role, e.how.strip()
+        defined = _condition(e.defined, f"{e.name}.defined", ctx.line(block, i, "defined"), ctx)
+    sysbit = _condition(e.system_bit, f"{e.name}.system_bit", ctx.line(block, i, "system_bit"), ctx)
+    srcs = _sources(e.source, e.name, ctx, ctx.line(block, i, "source"))
+    return _Entry(e.name, vec, role, defined, sysbit, how, srcs, iline)
 
 
 def _check_references(
-    entries: list[_Entry],
-    seen: Mapping[str, int | None],
-    fsv_cases: list[_FsvCase],
-    top: LineDict,
-    path: Path,
+    entries: list[_Entry], seen: Mapping[str, int | None], fsv_cases: list[_FsvCase], ctx: _Context
 ) -> None:
     """One IA32_SYSCALL_VECTOR, and every FIRST_SYSTEM_VECTOR case names a known vector."""
     syscall = [e for e in entries if e.role == "syscall"]
     if len(syscall) != 1 or syscall[0].name != "IA32_SYSCALL_VECTOR":
-        raise DataError(
-            "vectors must contain exactly one role: syscall entry, named IA32_SYSCALL_VECTOR",
-            path,
-            _line(top, "vectors"),
+        raise ctx.error(
+            "vectors must contain exactly one role: syscall entry, named IA32_SYSCALL_VECTOR", "vectors"
         )
     for _, val, kline in fsv_cases:
         if isinstance(val, str) and val not in seen:
-            raise DataError(f"FIRST_SYSTEM_VECTOR case refers to unknown name {val!r}", path, kline)
+            raise DataError(f"FIRST_SYSTEM_VECTOR case refers to unknown name {val!r}", ctx.path, kline)
 
 
 def _parse_spec(path: Path) -> _Spec:
     """Read and validate one layout file (everything that does not depend on the config)."""
-    doc = load_yaml(path)
-    top = _mapping(doc, "layout file", path, getattr(doc, "line", 1))
-    _check_keys(top, _TOP_KEYS, _TOP_KEYS, "layout file", path)
-    name, kernel, title, sources = _header(top, path)
-    switches, represents = _switches(top, path)
-    raw_consts = _mapping(top["constants"], "constants", path, _line(top, "constants"))
-    constants, constant_sources, fsv_cases = _constants(raw_consts, path, sources, switches)
-    _check_constants(constants, raw_consts, path)
-    ctx = _Context(path, sources, switches, constants["FIRST_EXTERNAL_VECTOR"], constants["NR_VECTORS"])
-    seen: dict[str, int | None] = {k: _line(raw_consts, k) for k in raw_consts}
-    entries = _entries(top, seen, ctx)
-    _check_references(entries, seen, fsv_cases, top, path)
+    raw = load_yaml(path)
+    doc = validate(LayoutFile, raw, path, what="a layout file")
+    if doc.name != path.stem:
+        raise DataError(
+            f"name {doc.name!r} must equal the file name stem {path.stem!r}", path, line_for(raw, ("name",))
+        )
+    switches = _switches(doc, path, raw)
+    ctx = _Context(path, raw, dict(doc.sources), switches, {})
+    constants, constant_sources, fsv_cases = _constants(doc, ctx)
+    _check_constants(constants, ctx)
+    ctx = _Context(path, raw, dict(doc.sources), switches, constants)
+    seen: dict[str, int | None] = {k: ctx.line("constants", k) for k in doc.constants}
+    entries = [_entry("exceptions", i, e, seen, ctx) for i, e in enumerate(doc.exceptions)]
+    entries += [_entry("vectors", i, e, seen, ctx) for i, e in enumerate(doc.vectors)]
+    _check_references(entries, seen, fsv_cases, ctx)
     return _Spec(
         path=path,
-        name=name,
-        kernel=kernel,
-        title=title,
-        sources=MappingProxyType(sources),
+        name=doc.name,
+        kernel=doc.kernel,
+        title=doc.title,
+        sources=MappingProxyType(dict(doc.sources)),
         switches=MappingProxyType(switches),
-        represents=represents,
+        represents=doc.defaults.represents,
         constants=MappingProxyType(constants),
         constant_sources=MappingProxyType(constant_sources),
         fsv_cases=tuple(fsv_cases),
-        fsv_line=_line(raw_consts, "FIRST_SYSTEM_VECTOR"),
+        fsv_line=ctx.line("constants", "FIRST_SYSTEM_VECTOR"),
         entries=tuple(entries),
     )
 
@@ -466,6 +405,8 @@ def read_spec(path: Path) -> _Spec:
         path.stat()
     except FileNotFoundError:
         raise DataError("file not found", path) from None
+    except (OSError, ValueError) as exc:  # a name no file can have (too long, a NUL)
+        raise DataError(f"cannot read the file: {getattr(exc, 'strerror', None) or exc}", path) from None
     return _spec_of(path, stat_key(path))
 
 

@@ -44,10 +44,9 @@ from tdxlib.tdx.ghci.calls import (
     validate_setup_event_notify,
     validate_vector,
 )
+from tdxlib.tdx.ghci.factfiles import U32_MAX, U64_MAX
 from tdxlib.tdx.ghci.facts import (
     CONSTANT_NAMES,
-    U32_MAX,
-    U64_MAX,
     GhciFacts,
     HeaderField,
     Leaf,

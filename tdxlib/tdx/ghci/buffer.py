@@ -7,10 +7,16 @@ built from the facts on first use, so importing this module reads no data.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
+from dataclasses import field
+from typing import Annotated
+
+from pydantic import BeforeValidator, ConfigDict, Strict
+from pydantic.dataclasses import dataclass
 
 from tdxlib.cache import memo
 from tdxlib.errors import DataError, ValidationError
+from tdxlib.models import api_dataclass
+from tdxlib.tdx.ghci.factfiles import U32, U64
 from tdxlib.tdx.ghci.facts import check_register, constants, current_facts
 
 #: The header fields the code reads and writes, in the kernel's order.
@@ -37,32 +43,33 @@ def _status_on_entry() -> int:
     return constants().GET_QUOTE_SUCCESS
 
 
-@dataclass
+def _bytes_like(value: object) -> object:
+    """bytearray and memoryview as bytes; anything else is left for the strict check to refuse."""
+    return bytes(value) if isinstance(value, (bytearray, memoryview)) else value
+
+
+Bytes = Annotated[bytes, Strict(), BeforeValidator(_bytes_like)]
+
+
+@api_dataclass
+@dataclass(config=ConfigDict(extra="forbid"))
 class QuoteBuffer:
     """The GetQuote shared buffer: a 24-byte little-endian header, then ``data`` at offset 24.
 
     ``version`` defaults to the structure version (1) and ``status`` to 0: the guest zeroes status and
     out_len on entry (QEMU's header asks so, to avoid leaks); the VMM writes ``GET_QUOTE_IN_FLIGHT``
-    when it queues the request.
+    when it queues the request. Every field is checked on construction (a u64, a u32, bytes).
     """
 
-    version: int = field(default_factory=_structure_version)
-    status: int = field(default_factory=_status_on_entry)
-    in_len: int = 0
-    out_len: int = 0
-    data: bytes = b""
-
-    def __post_init__(self) -> None:
-        self._check()
+    version: U64 = field(default_factory=_structure_version)
+    status: U64 = field(default_factory=_status_on_entry)
+    in_len: U32 = 0
+    out_len: U32 = 0
+    data: Bytes = b""
 
     def _check(self) -> None:
-        check_register("QuoteBuffer.version", self.version)
-        check_register("QuoteBuffer.status", self.status)
-        check_register("QuoteBuffer.in_len", self.in_len, 32)
-        check_register("QuoteBuffer.out_len", self.out_len, 32)
-        if not isinstance(self.data, (bytes, bytearray, memoryview)):
-            raise ValidationError("QuoteBuffer.data", type(self.data).__name__, "bytes")
-        self.data = bytes(self.data)
+        """The fields again (they may have been assigned since construction)."""
+        QuoteBuffer(self.version, self.status, self.in_len, self.out_len, self.data)
 
     @classmethod
     def request(cls, message: bytes, *, version: int | None = None) -> QuoteBuffer:
@@ -129,8 +136,19 @@ class QuoteBuffer:
         return self.data[: self.out_len]
 
     def completed(self, status: int, quote: bytes = b"") -> QuoteBuffer:
-        """The buffer as the VMM leaves it on completion: quote over the data (on success), then status."""
+        """The buffer as the VMM leaves it on completion: quote over the data (on success), then status.
+
+        The quote must be bytes and fit the data area this buffer holds (decode the whole shared buffer
+        with :meth:`from_bytes` to complete it with a quote longer than the request)."""
         check_register("GetQuote header status", status)
+        if not isinstance(quote, (bytes, bytearray, memoryview)):
+            raise ValidationError("GetQuote quote", quote, "bytes (what the quote service returned)")
+        if len(quote) > len(self.data):
+            raise ValidationError(
+                "GetQuote quote length",
+                len(quote),
+                f"<= {len(self.data)} bytes, the data area of this buffer (a VMM never writes past it)",
+            )
         if status == constants().GET_QUOTE_SUCCESS:
             q = bytes(quote)
             data = q + self.data[len(q) :]

@@ -14,7 +14,8 @@ from typing import Literal, NamedTuple
 from tdxlib.cache import memo
 from tdxlib.errors import DataError, GhciError, ValidationError
 from tdxlib.tdx.ghci.buffer import header_struct
-from tdxlib.tdx.ghci.facts import U32_MAX, check_register, constants, current_facts
+from tdxlib.tdx.ghci.factfiles import U32_MAX
+from tdxlib.tdx.ghci.facts import check_register, constants, current_facts
 
 #: R10 of a standard TDVMCALL (the GHCI's, not a vendor-specific one).
 TDX_HYPERCALL_STANDARD = 0

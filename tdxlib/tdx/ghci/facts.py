@@ -1,7 +1,8 @@
 """The facts of data/ghci/*.yaml (leaves, status codes, the GetQuote header, limits), read on first use.
 
-Nothing is read at import: :func:`load_facts` reads and cross-checks the files when asked (a broken
-file is a ``DataError`` naming file and line, raised at that first use) and is remembered under the
+Nothing is read at import: :func:`load_facts` reads and cross-checks the files when asked (each file's
+shape is its model in :mod:`~tdxlib.tdx.ghci.factfiles`; a broken file is a ``DataError`` naming file,
+line and field, raised at that first use) and is remembered under the
 files' :func:`~tdxlib.cache.glob_key`, so an edited file is read again. :func:`current_facts` and
 :func:`constants` are what the rest of :mod:`tdxlib.tdx.ghci` uses: the facts (and the kernel's
 named constants built from them) as read at first use, read again after
@@ -19,9 +20,13 @@ from typing import Any, Literal
 from tdxlib.cache import glob_key, memo
 from tdxlib.data import data_path, load_yaml
 from tdxlib.errors import DataError, ValidationError
-
-U64_MAX = (1 << 64) - 1
-U32_MAX = (1 << 32) - 1
+from tdxlib.models import line_for, validate
+from tdxlib.tdx.ghci.factfiles import (
+    GetQuoteFile,
+    LeavesFile,
+    SourcesFile,
+    StatusFile,
+)
 
 #: The files of data/ghci/, in the order they are read (sources first: the others cite it).
 FILES = ("sources", "leaves", "status", "get_quote")
@@ -95,44 +100,32 @@ def check_register(what: str, value: object, bits: int = 64) -> int:
 
 
 # --------------------------------------------------------------------------------------------------
-# Reading data/ghci/*.yaml
+# Reading data/ghci/*.yaml: each file's shape is its model (factfiles), then what spans the files
 # --------------------------------------------------------------------------------------------------
 
 
-def _need(m: Any, key: str, kinds: type | tuple[type, ...], path: Path) -> Any:
-    """``m[key]`` checked for presence and type; DataError naming the file and line otherwise."""
-    if not isinstance(m, dict):
-        raise DataError(f"expected a mapping holding {key!r}, got {type(m).__name__}", path)
-    line = getattr(m, "line", None)
-    if key not in m:
-        raise DataError(f"missing key {key!r}", path, line)
-    value = m[key]
-    ok = isinstance(value, kinds) and not (isinstance(value, bool) and bool not in _as_tuple(kinds))
-    if not ok:
-        names = "/".join(k.__name__ for k in _as_tuple(kinds))
-        raise DataError(f"{key}: expected {names}, got {value!r}", path, _line(m, key))
-    return value
+@dataclass(frozen=True)
+class _File:
+    """One file read and validated: its path, the raw mapping (for lines) and the model."""
+
+    path: Path
+    raw: Any
+    doc: Any
+
+    def error(self, message: str, *loc: str | int) -> DataError:
+        return DataError(message, self.path, line_for(self.raw, loc))
 
 
-def _line(m: Any, key: Any = None) -> int | None:
-    """1-based line of ``key`` in a LineDict (of the mapping when key is None); None for plain dicts."""
-    if key is not None and hasattr(m, "line_of"):
-        return int(m.line_of(key)) if m.line_of(key) is not None else None
-    return getattr(m, "line", None)
+def _read(path: Path, model: type[Any]) -> _File:
+    raw = load_yaml(path)
+    return _File(path, raw, validate(model, raw, path, what=path.name))
 
 
-def _as_tuple(kinds: type | tuple[type, ...]) -> tuple[type, ...]:
-    return kinds if isinstance(kinds, tuple) else (kinds,)
-
-
-def _sources(m: Any, path: Path, known: Mapping[str, Any]) -> tuple[str, ...]:
-    """The ``sources`` list of ``m``; every key must be defined in sources.yaml."""
-    refs = _need(m, "sources", list, path)
-    lines = getattr(refs, "item_lines", [])
+def _cited(refs: list[str], f: _File, known: Mapping[str, Any], *loc: str | int) -> tuple[str, ...]:
+    """``refs`` (the ``sources`` at ``loc``), every one a key of sources.yaml."""
     for i, ref in enumerate(refs):
         if ref not in known:
-            line = lines[i] if i < len(lines) else _line(m, "sources")
-            raise DataError(f"sources: {ref!r} is not defined in sources.yaml", path, line)
+            raise f.error(f"sources: {ref!r} is not defined in sources.yaml", *loc, "sources", i)
     return tuple(refs)
 
 
@@ -145,108 +138,76 @@ def _frozen(value: Any) -> Any:
     return value
 
 
-def _load_leaves(p: Path, known: Mapping[str, Any]) -> dict[str, Leaf]:
+def _load_leaves(f: _File, known: Mapping[str, Any]) -> dict[str, Leaf]:
     """leaves.yaml: every TDVMCALL leaf by its GHCI name."""
-    leaves: dict[str, Leaf] = {}
-    for name, m in _need(load_yaml(p), "leaves", dict, p).items():
-        leaves[name] = Leaf(
+    return {
+        name: Leaf(
             name=name,
-            constant=_need(m, "constant", str, p),
-            leaf=_need(m, "leaf", int, p),
-            section=_need(m, "section", str, p),
-            inputs=_frozen(_need(m, "inputs", dict, p)),
-            outputs=_frozen(_need(m, "outputs", dict, p)),
-            sources=_sources(m, p, known),
-            note=str(m.get("note", "")),
+            constant=m.constant,
+            leaf=m.leaf,
+            section=m.section,
+            inputs=MappingProxyType(dict(m.inputs)),
+            outputs=MappingProxyType(dict(m.outputs)),
+            sources=_cited(m.sources, f, known, "leaves", name),
+            note=m.note,
         )
-    return leaves
+        for name, m in f.doc.leaves.items()
+    }
 
 
-def _load_status(items: Any, path: Path, known: Mapping[str, Any], what: str) -> dict[str, StatusCode]:
+def _load_status(f: _File, known: Mapping[str, Any], what: str) -> dict[str, StatusCode]:
     """One table of status.yaml (``tdvmcall`` or ``get_quote``) by kernel constant name."""
-    if not isinstance(items, list):
-        raise DataError(f"{what}: expected a list of status codes", path)
     out: dict[str, StatusCode] = {}
-    for item in items:
-        code = StatusCode(
-            constant=_need(item, "constant", str, path),
-            value=_need(item, "value", int, path),
-            meaning=_need(item, "meaning", str, path),
-            sources=_sources(item, path, known),
-        )
-        if not 0 <= code.value <= U64_MAX:
-            raise DataError(
-                f"{code.constant}: value {code.value:#x} is not a u64", path, _line(item, "value")
-            )
+    for i, item in enumerate(getattr(f.doc, what)):
+        code = StatusCode(item.constant, item.value, item.meaning, _cited(item.sources, f, known, what, i))
         if code.constant in out:
-            raise DataError(f"{what}: {code.constant} defined twice", path, _line(item))
+            raise f.error(f"{what}: {code.constant} defined twice", what, i)
         out[code.constant] = code
     return out
 
 
-def _load_header(gq: Any, p: Path) -> tuple[tuple[HeaderField, ...], int]:
+def _load_header(f: _File) -> tuple[tuple[HeaderField, ...], int]:
     """The ``header`` list of get_quote.yaml (contiguous u64/u32 fields) and its ``header_size``."""
     header: list[HeaderField] = []
     offset = 0
-    for item in _need(gq, "header", list, p):
-        f = HeaderField(
-            field=_need(item, "field", str, p),
-            offset=_need(item, "offset", int, p),
-            type=_need(item, "type", str, p),
-            filled_by=_need(item, "filled_by", str, p),
-            note=_need(item, "note", str, p),
+    for i, item in enumerate(f.doc.header):
+        if item.offset != offset:
+            raise f.error(f"{item.field}: offset {item.offset} leaves a gap; expected {offset}", "header", i)
+        offset += _HEADER_TYPE_SIZES[item.type]
+        header.append(HeaderField(item.field, item.offset, item.type, item.filled_by, item.note))
+    if offset != f.doc.header_size:
+        raise f.error(
+            f"header fields add up to {offset} bytes, header_size says {f.doc.header_size}", "header_size"
         )
-        if f.type not in _HEADER_TYPE_SIZES:
-            raise DataError(f"{f.field}: type {f.type!r} is not u64 or u32", p, _line(item, "type"))
-        if f.offset != offset:
-            raise DataError(f"{f.field}: offset {f.offset} leaves a gap; expected {offset}", p, _line(item))
-        offset += _HEADER_TYPE_SIZES[f.type]
-        header.append(f)
-    header_size = _need(gq, "header_size", int, p)
-    if offset != header_size:
-        raise DataError(f"header fields add up to {offset} bytes, header_size says {header_size}", p)
-    return tuple(header), header_size
+    return tuple(header), f.doc.header_size
 
 
-def _load_checks(
-    gq: Any, p: Path, known: Mapping[str, Any], tdvmcall: Mapping[str, StatusCode]
-) -> tuple[tuple[str, str], ...]:
-    """``get_quote_checks``: (check, TDVMCALL status constant) in the order the stack applies them."""
-    checks: list[tuple[str, str]] = []
-    for item in _need(gq, "get_quote_checks", list, p):
-        status = _need(item, "status", str, p)
-        if status not in tdvmcall:
-            raise DataError(f"status {status!r} is not a TDVMCALL status", p, _line(item, "status"))
-        checks.append((_need(item, "check", str, p), status))
-        _sources(item, p, known)
-    return tuple(checks)
-
-
-def _load_get_quote(p: Path, known: Mapping[str, Any], tdvmcall: Mapping[str, StatusCode]) -> dict[str, Any]:
+def _load_get_quote(f: _File, known: Mapping[str, Any], tdvmcall: Mapping[str, StatusCode]) -> dict[str, Any]:
     """get_quote.yaml: the GhciFacts fields it defines (header, limits, shared bit, vectors, checks)."""
-    gq = load_yaml(p)
-    header, header_size = _load_header(gq, p)
-    _sources(gq, p, known)
-    limits: dict[str, int] = {}
-    for key, m in _need(gq, "limits", dict, p).items():
-        limits[key] = _need(m, "value", int, p)
-        _sources(m, p, known)
-    sb = _need(gq, "shared_bit", dict, p)
-    en = _need(gq, "event_notify", dict, p)
-    _sources(sb, p, known)
-    _sources(en, p, known)
-    checks = _load_checks(gq, p, known, tdvmcall)
+    gq = f.doc
+    header, header_size = _load_header(f)
+    _cited(gq.sources, f, known)
+    for key, limit in gq.limits.items():
+        _cited(limit.sources, f, known, "limits", key)
+    _cited(gq.shared_bit.sources, f, known, "shared_bit")
+    _cited(gq.event_notify.sources, f, known, "event_notify")
+    checks: list[tuple[str, str]] = []
+    for i, item in enumerate(gq.get_quote_checks):
+        if item.status not in tdvmcall:
+            raise f.error(f"status {item.status!r} is not a TDVMCALL status", "get_quote_checks", i, "status")
+        _cited(item.sources, f, known, "get_quote_checks", i)
+        checks.append((item.check, item.status))
     return {
         "header": header,
         "header_size": header_size,
-        "data_offset": _need(gq, "data_offset", int, p),
-        "structure_version": _need(gq, "structure_version", int, p),
-        "limits": MappingProxyType(limits),
-        "shared_bit_default": _need(sb, "default", int, p),
-        "shared_bit_by_gpaw": _frozen(_need(sb, "by_gpaw", dict, p)),
-        "vector_min": _need(en, "vector_min", int, p),
-        "vector_max": _need(en, "vector_max", int, p),
-        "get_quote_checks": checks,
+        "data_offset": gq.data_offset,
+        "structure_version": gq.structure_version,
+        "limits": MappingProxyType({k: v.value for k, v in gq.limits.items()}),
+        "shared_bit_default": gq.shared_bit.default,
+        "shared_bit_by_gpaw": MappingProxyType(dict(gq.shared_bit.by_gpaw)),
+        "vector_min": gq.event_notify.vector_min,
+        "vector_max": gq.event_notify.vector_max,
+        "get_quote_checks": tuple(checks),
     }
 
 
@@ -264,19 +225,19 @@ def _read_facts(directory: str, stamp: tuple[tuple[str, int, int], ...]) -> Ghci
     """:func:`load_facts` for ``directory`` as it is on disk (``stamp``: its glob_key, the memo key)."""
     d = Path(directory)
     paths = {n: d / f"{n}.yaml" for n in FILES}
-    known = _need(load_yaml(paths["sources"]), "sources", dict, paths["sources"])
-    leaves = _load_leaves(paths["leaves"], known)
-    p = paths["status"]
-    status_doc = load_yaml(p)
-    tdvmcall = _load_status(_need(status_doc, "tdvmcall", list, p), p, known, "tdvmcall")
-    get_quote = _load_status(_need(status_doc, "get_quote", list, p), p, known, "get_quote")
+    sources = _read(paths["sources"], SourcesFile)
+    known = sources.raw["sources"]
+    leaves = _load_leaves(_read(paths["leaves"], LeavesFile), known)
+    status = _read(paths["status"], StatusFile)
+    tdvmcall = _load_status(status, known, "tdvmcall")
+    get_quote = _load_status(status, known, "get_quote")
     return GhciFacts(
         sources=_frozen(known),
         leaves=MappingProxyType(leaves),
         tdvmcall_status=MappingProxyType(tdvmcall),
         get_quote_status=MappingProxyType(get_quote),
         paths=MappingProxyType(paths),
-        **_load_get_quote(paths["get_quote"], known, tdvmcall),
+        **_load_get_quote(_read(paths["get_quote"], GetQuoteFile), known, tdvmcall),
     )
 
 

@@ -15,10 +15,16 @@ the one a guest kernel profile's own GetQuote driver is.
 from __future__ import annotations
 
 import dataclasses
+import typing
+from collections.abc import Mapping
 from typing import Any
 
+import pydantic
+
+from tdxlib.cache import memo
 from tdxlib.errors import ValidationError
 from tdxlib.kernel.profile import KernelProfile, load_kernel
+from tdxlib.models import build
 from tdxlib.tdx.strategies.base import NotifyContext, NotifyStrategy
 from tdxlib.tdx.strategies.dynamic_irq import CallerVcpu, DynamicIrq
 from tdxlib.tdx.strategies.polling import Polling, PollOutcome
@@ -52,23 +58,41 @@ _REGISTRY: dict[str, tuple[type[NotifyStrategy], dict[str, Any]]] = {
 STRATEGY_NAMES: tuple[str, ...] = tuple(_REGISTRY)
 
 
+@memo(maxsize=16)
+def _parameters(cls: type[NotifyStrategy]) -> type[pydantic.BaseModel]:
+    """The parameters of a strategy class as a strict pydantic model (a YAML ``"no"`` is not false, an
+    unknown name is an error listing the known ones); ``fallback`` is checked by the class itself."""
+    hints = typing.get_type_hints(cls, localns={"Polling": Polling})
+    fields: dict[str, Any] = {
+        f.name: (hints[f.name], None) for f in dataclasses.fields(cls) if f.name != "fallback"
+    }
+    fields["fallback"] = (Any, None)
+    config = pydantic.ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
+    return pydantic.create_model(f"{cls.__name__}Parameters", __config__=config, **fields)
+
+
 def make_strategy(name: str, **params: Any) -> NotifyStrategy:
     """Build a strategy from its name (``system-vector``, ``dynamic``, ``dynamic-apic``, ``caller-vcpu``,
-    ``polling``, ``quote-carries-vector``) and keyword parameters; a nested ``fallback`` may be a dict."""
-    if name not in _REGISTRY:
+    ``polling``, ``quote-carries-vector``) and keyword parameters; a nested ``fallback`` may be a dict.
+    Every parameter is checked for its type first (ValidationError naming it), then by the class."""
+    if not isinstance(name, str) or name not in _REGISTRY:
         raise ValidationError("strategy", name, ", ".join(STRATEGY_NAMES))
     cls, preset = _REGISTRY[name]
+    allowed = [f.name for f in dataclasses.fields(cls)]
+    if any(k not in allowed for k in params):
+        raise ValidationError(
+            f"{name} parameters", sorted(map(str, params)), f"names among: {', '.join(allowed)}"
+        )
+    build(_parameters(cls), params)
     kwargs = {**preset, **params}
     fb = kwargs.get("fallback")
-    if isinstance(fb, dict):
+    if isinstance(fb, Mapping):
         fb = dict(fb)
         fb_name = fb.pop("name", "polling")
+        if not all(isinstance(k, str) for k in fb):
+            raise ValidationError("fallback", fb, "{name: polling, parameter: value, ...}")
         kwargs["fallback"] = make_strategy(fb_name, **fb)
-    try:
-        return cls(**kwargs)
-    except TypeError as exc:
-        allowed = ", ".join(f.name for f in dataclasses.fields(cls))
-        raise ValidationError(f"{name} parameters", sorted(params), f"names among: {allowed}") from exc
+    return cls(**kwargs)
 
 
 def native_strategy(kernel: str | KernelProfile) -> dict[str, Any]:

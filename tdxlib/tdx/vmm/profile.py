@@ -1,7 +1,8 @@
 """A VMM *profile*: what a host VMM validates, whether and where it injects, how long its quote service takes.
 
-Profiles are data (data/vmm/*.yaml, format in its README), validated on construction and loaded by
-name or path with every error naming file, line and field. A loaded profile is remembered under its
+Profiles are data (data/vmm/*.yaml, format in its README; JSON Schema ``tdxlib schema vmm-profile``),
+validated by pydantic on construction and loaded by name or path with every error naming file, line
+and field. A loaded profile is remembered under its
 file's :func:`~tdxlib.cache.stat_key` (the list of names under the folder's ``glob_key``), so a profile
 edited or added during a session is read again. Profiles are frozen: every caller may share one.
 """
@@ -10,18 +11,21 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, ClassVar, Literal, get_args
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
+from pydantic import ConfigDict, Field, model_validator
+from pydantic.dataclasses import dataclass
 
 from tdxlib.cache import glob_key, memo, stat_key
-from tdxlib.data import data_path, load_yaml
+from tdxlib.data import data_path, exists, is_file, load_yaml
 from tdxlib.errors import DataError, ValidationError
+from tdxlib.models import api_dataclass, validate
 from tdxlib.tdx.ghci.calls import GetQuoteChecks
+from tdxlib.values import Bool, Float, Int, Pattern, Str
 
 LatencyKind = Literal["fixed", "uniform", "lognormal", "exponential"]
 Inject = Literal["must", "can", "never"]
@@ -30,11 +34,9 @@ Target = Literal[
 ]
 OfflineTarget = Literal["pending", "lost"]
 
-_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9.\-]*$")
-
-
-def _is_number(v: object) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+Ms = Annotated[Float, Field(ge=0)]
+Probability = Annotated[Float, Field(ge=0, le=1)]
+_CLOSED = ConfigDict(extra="forbid")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -42,7 +44,8 @@ def _is_number(v: object) -> bool:
 # --------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@api_dataclass
+@dataclass(frozen=True, config=_CLOSED)
 class LatencyModel:
     """A service-time distribution in milliseconds.
 
@@ -52,13 +55,13 @@ class LatencyModel:
     """
 
     kind: LatencyKind
-    ms: float | None = None
-    low_ms: float | None = None
-    high_ms: float | None = None
-    median_ms: float | None = None
-    sigma: float | None = None
-    mean_ms: float | None = None
-    assumption: str = ""
+    ms: Ms | None = None
+    low_ms: Ms | None = None
+    high_ms: Ms | None = None
+    median_ms: Ms | None = None
+    sigma: Ms | None = None
+    mean_ms: Ms | None = None
+    assumption: Str = ""
 
     PARAMS: ClassVar[Mapping[str, tuple[str, ...]]] = {
         "fixed": ("ms",),
@@ -68,38 +71,24 @@ class LatencyModel:
     }
     ALL_PARAMS: ClassVar[tuple[str, ...]] = ("ms", "low_ms", "high_ms", "median_ms", "sigma", "mean_ms")
 
-    def __post_init__(self) -> None:
-        if self.kind not in self.PARAMS:
-            raise ValidationError("kind", self.kind, f"one of {list(self.PARAMS)}")
+    @model_validator(mode="after")
+    def _params_of_kind(self) -> LatencyModel:
+        """Exactly the parameters of ``kind``, ``low_ms <= high_ms``, a positive median or mean."""
         wanted = self.PARAMS[self.kind]
         for name in self.ALL_PARAMS:
             value = getattr(self, name)
-            if name not in wanted:
-                if value is not None:
-                    raise ValidationError(
-                        name, value, f"absent for kind {self.kind} (takes {', '.join(wanted)})"
-                    )
-                continue
-            if value is None:
+            if name not in wanted and value is not None:
+                raise ValidationError(name, value, f"absent for kind {self.kind} (takes {', '.join(wanted)})")
+            if name in wanted and value is None:
                 raise ValidationError(
                     name, value, f"a number of ms (kind {self.kind} needs {', '.join(wanted)})"
                 )
-            if not _is_number(value) or value < 0:
-                raise ValidationError(name, value, "a finite number >= 0")
-            object.__setattr__(self, name, float(value))
-        if not isinstance(self.assumption, str):
-            raise ValidationError("assumption", self.assumption, "a string")
-        if (
-            self.kind == "uniform"
-            and self.low_ms is not None
-            and self.high_ms is not None
-            and self.low_ms > self.high_ms
-        ):
+        if self.kind == "uniform" and self.low_ms > self.high_ms:  # type: ignore[operator]
             raise ValidationError("high_ms", self.high_ms, f">= low_ms ({self.low_ms})")
-        if self.kind in ("lognormal", "exponential"):
-            positive = "median_ms" if self.kind == "lognormal" else "mean_ms"
-            if getattr(self, positive) == 0:
-                raise ValidationError(positive, 0, "> 0")
+        positive = {"lognormal": "median_ms", "exponential": "mean_ms"}.get(self.kind)
+        if positive is not None and getattr(self, positive) == 0:
+            raise ValidationError(positive, 0, "> 0")
+        return self
 
     @classmethod
     def fixed(cls, ms: float) -> LatencyModel:
@@ -146,169 +135,63 @@ class LatencyModel:
 # Profile
 # --------------------------------------------------------------------------------------------------
 
-# field -> (kind, required). kind: "str", "bool", "prob" (0..1), "float+" (> 0), "int+" (>= 1), a tuple
-# of allowed literals, or "latency". Optional fields may be null when their default is None.
-_FIELDS: dict[str, tuple[object, bool]] = {
-    "name": ("str", True),
-    "title": ("str", True),
-    "source": ("str", True),
-    "validates_vector": ("bool", True),
-    "inject": (get_args(Inject), True),
-    "target": (get_args(Target), True),
-    "offline_target": (get_args(OfflineTarget), True),
-    "service_latency_ms": ("latency", True),
-    "inject_probability": ("prob", False),
-    "failure_rate": ("prob", False),
-    "never_answers": ("bool", False),
-    "max_in_flight": ("int+", False),
-    "service_timeout_ms": ("float+", False),
-    "quote_service": ("bool", False),
-    "supports_setup_event_notify": ("bool", False),
-    "supports_get_quote": ("bool", False),
-    "get_quote_checks": (("qemu", "spec", "shared-bit", "none"), False),
-    "leak_guard": ("bool", False),
-    "validates_apic_id": ("bool", False),
-    "models": ("str", False),
-    "notes": ("str", False),
-}
 
-
-def _check_field(name: str, value: object) -> object:
-    """Type/range check of one profile field; returns the normalised value or raises ValidationError."""
-    kind, _required = _FIELDS[name]
-    if value is None and name in _NULLABLE:
-        return None
-    if kind == "str":
-        if not isinstance(value, str):
-            raise ValidationError(name, value, "a string")
-    elif kind == "bool":
-        if not isinstance(value, bool):
-            raise ValidationError(name, value, "true or false")
-    elif kind == "prob":
-        if not _is_number(value) or not 0.0 <= float(value) <= 1.0:  # type: ignore[arg-type]
-            raise ValidationError(name, value, "a probability 0..1")
-        return float(value)  # type: ignore[arg-type]
-    elif kind == "float+":
-        if not _is_number(value) or float(value) <= 0:  # type: ignore[arg-type]
-            raise ValidationError(name, value, "a number of ms > 0, or null")
-        return float(value)  # type: ignore[arg-type]
-    elif kind == "int+":
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValidationError(name, value, "an integer >= 1, or null (no limit)")
-    elif kind == "latency":
-        if not isinstance(value, LatencyModel):
-            raise ValidationError(name, value, "a LatencyModel")
-    elif isinstance(kind, tuple) and value not in kind:
-        raise ValidationError(name, value, f"one of {list(kind)}")
-    return value
-
-
-_NULLABLE = ("max_in_flight", "service_timeout_ms")
-
-
-@dataclass(frozen=True)
+@api_dataclass
+@dataclass(frozen=True, config=_CLOSED)
 class VmmProfile:
-    """How a VMM handles SetupEventNotifyInterrupt and GetQuote; validated on construction.
+    """How a VMM handles SetupEventNotifyInterrupt and GetQuote; validated on construction (in Python
+    a ValidationError naming the field, from a file a DataError naming file, line and field).
 
     Interface fields (coordination.md) first; the extensions after them have defaults so a
     profile file only states them when it differs from a plain, injecting, QEMU-checking VMM.
     """
 
-    name: str
-    title: str
-    source: str
-    validates_vector: bool
+    name: Annotated[
+        Str, Pattern(r"[a-z0-9][a-z0-9.\-]*", "lower-case letters, digits, '.', '-' (a file stem)")
+    ]
+    title: Str
+    source: Str
+    validates_vector: Bool
     inject: Inject
     target: Target
     offline_target: OfflineTarget
     service_latency_ms: LatencyModel
-    inject_probability: float = 1.0
-    failure_rate: float = 0.0
-    never_answers: bool = False
-    max_in_flight: int | None = None
+    inject_probability: Probability = 1.0
+    failure_rate: Probability = 0.0
+    never_answers: Bool = False
+    max_in_flight: Annotated[Int, Field(ge=1)] | None = None
     #: VMM-side timeout: the request completes with GET_QUOTE_ERROR after this long (QEMU: 30 s).
-    service_timeout_ms: float | None = None
+    service_timeout_ms: Annotated[Float, Field(gt=0)] | None = None
     #: False: no quote service configured -> header status SERVICE_UNAVAILABLE at once, no interrupt.
-    quote_service: bool = True
+    quote_service: Bool = True
     #: False: the call answers TDVMCALL_STATUS_SUBFUNC_UNSUPPORTED (nothing registered / queued).
-    supports_setup_event_notify: bool = True
-    supports_get_quote: bool = True
+    supports_setup_event_notify: Bool = True
+    supports_get_quote: Bool = True
     #: Which GetQuote argument checks apply (see tdxlib.tdx.ghci.explain_get_quote).
     get_quote_checks: GetQuoteChecks = "qemu"
-    leak_guard: bool = False
+    leak_guard: Bool = False
     #: For apic-id-arg / getquote-arg: an APIC ID that names no vCPU -> INVALID_OPERAND.
-    validates_apic_id: bool = False
+    validates_apic_id: Bool = False
     #: The version modelled (e.g. "QEMU 10.1, target/i386/kvm/tdx.c @05caf269").
-    models: str = ""
-    notes: str = ""
+    models: Str = ""
+    notes: Str = ""
 
-    def __post_init__(self) -> None:
-        for f in fields(self):
-            object.__setattr__(self, f.name, _check_field(f.name, getattr(self, f.name)))
-        if not _NAME_RE.match(self.name):
-            raise ValidationError("name", self.name, "lower-case letters, digits, '.', '-' (a file stem)")
+    @model_validator(mode="after")
+    def _probability_of_inject(self) -> VmmProfile:
         if self.inject == "must" and self.inject_probability != 1.0:
             raise ValidationError("inject_probability", self.inject_probability, "1.0 when inject is must")
         if self.inject == "never" and self.inject_probability != 0.0:
             raise ValidationError("inject_probability", self.inject_probability, "0.0 when inject is never")
+        return self
 
     def with_service_ms(self, ms: float) -> VmmProfile:
         """The same profile with a fixed service time (for what-ifs and the CLI's --service-ms)."""
         return replace(self, service_latency_ms=LatencyModel.fixed(ms))
 
 
-def _line(m: Any, key: Any = None) -> int | None:
-    """1-based line of ``key`` in a LineDict (of the mapping when key is None); None for plain dicts."""
-    if key is not None and hasattr(m, "line_of"):
-        line = m.line_of(key)
-        return int(line) if line is not None else None
-    return getattr(m, "line", None)
-
-
-def _latency_from_mapping(m: Any, path: Path, key_line: int | None) -> LatencyModel:
-    where = "service_latency_ms"
-    if isinstance(m, LatencyModel):
-        return m
-    if not isinstance(m, dict):
-        raise DataError(
-            f"field {where!r}: expected a mapping with kind and params, got {m!r}", path, key_line
-        )
-    allowed = {"kind", "assumption", *LatencyModel.ALL_PARAMS}
-    for key in m:
-        if key not in allowed:
-            raise DataError(
-                f"field '{where}.{key}': unknown field; expected one of {sorted(allowed)}",
-                path,
-                _line(m, key),
-            )
-    try:
-        return LatencyModel(**{str(k): v for k, v in m.items()})
-    except ValidationError as exc:
-        line = _line(m, exc.what) if exc.what in m else _line(m)
-        raise DataError(f"field '{where}.{exc.what}': {exc}", path, line) from None
-
-
 def profile_from_mapping(m: Any, path: str | Path = "<mapping>") -> VmmProfile:
     """Build a profile from a YAML mapping; every error is a DataError naming file, line and field."""
-    p = Path(path)
-    if not isinstance(m, dict):
-        raise DataError(f"a VMM profile must be a mapping of fields, got {type(m).__name__}", p)
-    for key in m:
-        if key not in _FIELDS:
-            raise DataError(
-                f"field {key!r}: unknown field; expected one of {sorted(_FIELDS)}", p, _line(m, key)
-            )
-    for key, (_kind, required) in _FIELDS.items():
-        if required and key not in m:
-            raise DataError(f"field {key!r}: missing (required)", p, _line(m))
-    values = dict(m)
-    values["service_latency_ms"] = _latency_from_mapping(
-        m["service_latency_ms"], p, _line(m, "service_latency_ms")
-    )
-    try:
-        return VmmProfile(**values)
-    except ValidationError as exc:
-        raise DataError(f"field {exc.what!r}: {exc}", p, _line(m, exc.what)) from None
+    return validate(VmmProfile, m, Path(path), what="a VMM profile")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -342,7 +225,7 @@ def shipped_path(name: str) -> Path | None:
     if not name or os.sep in name or (os.altsep is not None and os.altsep in name):
         return None
     path = data_path("vmm", f"{name}.yaml")
-    return path if path.is_file() else None
+    return path if is_file(path) else None
 
 
 def is_shipped(name: str) -> bool:
@@ -356,8 +239,8 @@ def load_profile(name_or_path: str | Path) -> VmmProfile:
     if shipped is not None:
         return _load_path(str(shipped))
     p = Path(name_or_path)
-    if p.suffix in (".yaml", ".yml") or p.exists():
-        if not p.is_file():
+    if p.suffix in (".yaml", ".yml") or exists(p):
+        if not is_file(p):
             raise DataError("VMM profile file not found", p)
         return _load_path(str(p.resolve()))
     raise ValidationError("VMM profile", name_or_path, f"one of {profile_names()} or a path to a .yaml file")

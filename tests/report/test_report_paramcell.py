@@ -13,7 +13,7 @@ from tdxlib.errors import DataError, ReportError
 from tdxlib.report import build as build_mod
 from tdxlib.report import execute as execute_mod
 from tdxlib.report.config import load_config, run_name
-from tdxlib.report.params import ParameterError, parse_parameters_source
+from tdxlib.report.paramcell import ParameterError, parse_parameters_source
 
 CELL = """\
 cpus: int = 8  # number of vCPUs [1..8192]
@@ -175,8 +175,9 @@ def test_all_problems_reported_at_once(tmp_path: Path, monkeypatch: pytest.Monke
     ("yaml_text", "fragment"),
     [
         ("notebooks:\n  missing_nb:\n", "notebook not found"),
-        ("colour: red\nnotebooks: {}\n", "unknown key 'colour'"),
-        ("timeout: -1\nnotebooks: {}\n", "timeout = -1"),
+        ("colour: red\nnotebooks: {}\n", "reports.yaml:1: colour: unknown field"),  # issue 15: one format
+        ("timeout: -1\nnotebooks: {}\n", "reports.yaml:1: timeout: Input should be greater than 0, got -1"),
+        ("timeout: .nan\nnotebooks: {}\n", "timeout: Input should be a finite number, got nan"),  # issue 15
         ("notebooks:\n  fx_small:\nreduced:\n  other: x\n", "'other' is not listed"),
         ("notebooks:\n  fx_small:\n    'bad name!': {}\n", "set name"),
         ("notebooks:\n  fx_small:\nreduced:\n  fx_small: nosuchset\n", "no set named 'nosuchset'"),
@@ -274,3 +275,26 @@ def test_the_shipped_reports_yaml_passes_its_models() -> None:
     cfg = load_config(ROOT / "notebooks" / "reports.yaml")
     assert {r.notebook for r in cfg.runs} >= {"01_the_question", "04_hotplug", "06_proposals"}
     assert all(r.parameters["interactive"] is False for r in cfg.runs)
+
+
+def test_a_flood_of_problems_is_counted_not_listed() -> None:
+    err = ParameterError([f"problem {i}" for i in range(500)])
+    assert len(err.problems) == 500
+    assert "problem 19" in str(err) and "problem 20" not in str(err) and "... and 480 more" in str(err)
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "field", "fragment"),
+    [
+        ("notebooks:\n  fx_small:\n    s: {when: 2022-06-20}\n", "notebooks.fx_small.s.when", "valid JSON"),
+        ("jupyter_kernel: ''\nnotebooks: {}\n", "jupyter_kernel", "at least 1 character"),
+        ("notebooks:\n  fx_small: {}\n", "notebooks.fx_small", "at least 1 item"),
+        ("notebooks: [fx_small]\n", "notebooks", "a mapping"),
+    ],
+)
+def test_the_shape_of_reports_yaml_is_its_model(
+    tmp_path: Path, yaml_text: str, field: str, fragment: str
+) -> None:
+    with pytest.raises(DataError) as info:
+        load_config(project(tmp_path, yaml_text))
+    assert info.value.field == field and fragment in str(info.value)

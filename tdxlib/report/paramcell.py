@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tdxlib.errors import ReportError
+from tdxlib.models import MAX_ERRORS
 
 if TYPE_CHECKING:
     from tdxlib.workbook.param_model import NotebookParams
@@ -43,12 +44,16 @@ _TYPES: dict[str, type] = {"int": int, "float": float, "str": str, "bool": bool,
 
 
 class ParameterError(ReportError):
-    """Parameter sets that do not fit their notebooks' parameters cells; one line per problem."""
+    """Parameter sets that do not fit their notebooks' parameters cells; one line per problem (at most
+    :data:`tdxlib.models.MAX_ERRORS` listed, the rest counted)."""
 
     def __init__(self, problems: list[str]) -> None:
         self.problems = list(problems)
         head = "invalid report parameters" if len(problems) != 1 else "invalid report parameter"
-        super().__init__(head + ":\n  " + "\n  ".join(self.problems))
+        shown = self.problems[:MAX_ERRORS]
+        if len(self.problems) > MAX_ERRORS:
+            shown.append(f"... and {len(self.problems) - MAX_ERRORS} more")
+        super().__init__(head + ":\n  " + "\n  ".join(shown))
 
 
 @dataclass(frozen=True)
