@@ -18,13 +18,11 @@ What a notebook imports (loaded lazily, so ``import tdxlib`` stays cheap for the
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
 __version__ = "0.1.0"
 
 # jsonschema (under altair and nbformat) compiles a grammar at import that we never need at start-up.
 from tdxlib.lazy import defer_rfc3987_syntax as _defer_rfc3987_syntax
+from tdxlib.lazy import lazy_exports as _lazy_exports
 
 _defer_rfc3987_syntax()
 
@@ -59,15 +57,4 @@ _EXPORTS: dict[str, str] = {
 __all__ = [*_EXPORTS, "__version__"]
 
 
-def __getattr__(name: str) -> Any:
-    """Import the public names on first use (PEP 562)."""
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'tdxlib' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = _lazy_exports(__name__, _EXPORTS, ("__version__",))

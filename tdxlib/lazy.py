@@ -1,4 +1,7 @@
-"""Import-time savings for the report pipeline and for notebook kernels.
+"""Import-time savings for the report pipeline, notebook kernels and the CLI.
+
+:func:`lazy_exports` gives a package public names that import their module on first use (PEP 562), so
+``import tdxlib`` stays cheap.
 
 ``jsonschema`` (pulled in by nbformat and altair) imports ``rfc3987_syntax``, which compiles a lark
 grammar at import: about 2 s on every process start, for a format check (``iri``) we never use at
@@ -12,6 +15,8 @@ import importlib
 import importlib.util
 import sys
 import types
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 _NAME = "rfc3987_syntax"
 
@@ -33,3 +38,25 @@ def defer_rfc3987_syntax() -> None:
 
     stub.is_valid_syntax = is_valid_syntax  # type: ignore[attr-defined]
     sys.modules[_NAME] = stub
+
+
+def lazy_exports(
+    package: str, exports: Mapping[str, str], also: Iterable[str] = ()
+) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """A package's ``__getattr__`` and ``__dir__`` (PEP 562): each public name in ``exports`` (name ->
+    the module defining it) is imported on first use and then kept in the package; ``also`` lists
+    public names the package defines itself."""
+    public = sorted({*exports, *also})
+
+    def __getattr__(name: str) -> Any:
+        source = exports.get(name)
+        if source is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(source), name)
+        setattr(sys.modules[package], name, value)
+        return value
+
+    def __dir__() -> list[str]:
+        return list(public)
+
+    return __getattr__, __dir__
