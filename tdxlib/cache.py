@@ -3,6 +3,8 @@
 - :func:`memo` is ``functools.lru_cache`` registered in one list, so :func:`clear_all` empties every
   cache tdxlib keeps (a test checks that no module caches any other way). ``copy=`` hands each
   caller its own copy of a mutable value (a frame, a list): nothing cached is shared between callers.
+  ``weigh=`` bounds the memo by the total weight of its values instead of their number (a
+  ``cachetools.LRUCache`` with ``getsizeof``): a few large values or many small ones.
 - A cache of something read from ``data/`` takes :func:`stat_key` / :func:`glob_key` of the files in
   its key (path, size, modification time), so a file edited during a session is read again.
 - :func:`hash_tree` fingerprints a folder's files; :func:`code_key` is tdxlib's source and data in one
@@ -28,6 +30,9 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar, cast
 
+import cachetools
+import cachetools.keys
+
 from tdxlib import files
 from tdxlib.data import DATA_DIR
 
@@ -43,23 +48,36 @@ _MEMOS: list[Any] = []
 
 
 def memo(
-    maxsize: int | None = 128, *, typed: bool = False, copy: Callable[[Any], Any] | None = None
+    maxsize: int | None = 128,
+    *,
+    typed: bool = False,
+    copy: Callable[[Any], Any] | None = None,
+    weigh: Callable[[Any], int] | None = None,
 ) -> Callable[[Callable[P, T]], Callable[P, T]]:
     """``functools.lru_cache(maxsize, typed)``, registered for :func:`clear_all`.
 
     ``copy`` is applied to the cached value on every call (e.g. ``pd.DataFrame.copy``), so a caller
     that changes what it got cannot change what the next caller gets. Frozen values need none.
+    With ``weigh``, ``maxsize`` is the most total weight kept (least recently used values go first); a
+    value heavier than that is returned but not kept.
     """
 
     def decorate(fn: Callable[P, T]) -> Callable[P, T]:
-        cached = functools.lru_cache(maxsize=maxsize, typed=typed)(fn)
+        if weigh is None:
+            cached: Any = functools.lru_cache(maxsize=maxsize, typed=typed)(fn)
+        else:
+            if maxsize is None:
+                raise ValueError("a weighed memo needs a maxsize (the most total weight it keeps)")
+            key = cachetools.keys.typedkey if typed else cachetools.keys.hashkey
+            lru: cachetools.LRUCache[Any, Any] = cachetools.LRUCache(maxsize, getsizeof=weigh)
+            cached = functools.wraps(fn)(cachetools.cached(lru, key=key, info=True)(fn))
         _MEMOS.append(cached)
         if copy is None:
             return cast(Callable[P, T], cached)
 
         @functools.wraps(fn)
         def copied(*args: P.args, **kwargs: P.kwargs) -> T:
-            return cast(T, copy(cached(*args, **kwargs)))  # type: ignore[arg-type]
+            return cast(T, copy(cached(*args, **kwargs)))
 
         copied.cache_clear = cached.cache_clear  # type: ignore[attr-defined]
         copied.cache_info = cached.cache_info  # type: ignore[attr-defined]

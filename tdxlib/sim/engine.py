@@ -14,6 +14,7 @@ import simpy
 from tdxlib.cache import memo
 from tdxlib.errors import ValidationError
 from tdxlib.kernel.jiffies import JiffyClock
+from tdxlib.kernel.limits import NR_CPUS_MAX
 from tdxlib.kernel.profile import GuestKernel
 from tdxlib.sim.delivery import Delivery
 from tdxlib.sim.events import EventLog, NoEventLog
@@ -40,7 +41,13 @@ def _seed_streams(seed: int) -> tuple[tuple[np.random.SeedSequence, ...], int, f
     return seeds, int(rng_clock.integers(0, 1 << 20)), float(rng_clock.random())
 
 
-@memo(maxsize=16, copy=TdGuest.copy)  # a guest of 8192 vCPUs is a few MB: keep only a few templates
+#: The most vCPUs the booted guest templates of one process hold together (~25 KB of allocator state
+#: each: ~200 MB). Many small guests fit (a sweep cycles through dozens: a count of 16 thrashed), or one
+#: of NR_CPUS_MAX; a count would have let 16 guests of 8192 vCPUs take 3 GB.
+GUEST_TEMPLATE_VCPUS = NR_CPUS_MAX
+
+
+@memo(maxsize=GUEST_TEMPLATE_VCPUS, weigh=lambda guest: guest.ncpus, copy=TdGuest.copy)
 def booted_guest(
     cpus: int,
     kernel: GuestKernel,

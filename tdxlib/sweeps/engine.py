@@ -18,6 +18,7 @@ finish (``as_completed``) and each is written as its own Parquet file before the
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import sys
@@ -27,7 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from distributed import Client, LocalCluster, as_completed
+import dask
+from distributed import Client, LocalCluster, WorkerPlugin, as_completed
 from distributed.scheduler import KilledWorker
 from tqdm import tqdm
 
@@ -38,7 +40,16 @@ from tdxlib.sweeps.spec import SweepSpec, load_spec
 from tdxlib.sweeps.store import Store
 from tdxlib.sweeps.work import BatchResult, run_batch
 
-__all__ = ["SweepInterrupted", "SweepRun", "local_cluster", "run_sweep"]
+__all__ = [
+    "WORKER_CONFIG",
+    "WORKER_GC_THRESHOLDS",
+    "SweepInterrupted",
+    "SweepRun",
+    "TuneWorkerGc",
+    "local_cluster",
+    "run_sweep",
+    "tune_gc",
+]
 
 #: How long to try to reach a scheduler given by address, and to wait for its first worker.
 CONNECT_S = 30.0
@@ -73,16 +84,51 @@ class SweepInterrupted(KeyboardInterrupt):
         self.out, self.written, self.cells = out, written, cells
 
 
+#: Dask settings for the workers of a sweep's LocalCluster. The worker's statistical profiler (for the
+#: dashboard) samples the task's stack every 10 ms and took 10-15 % of a cell's time (bench_sweep); a
+#: cluster started by hand gets the same with DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False (README).
+WORKER_CONFIG: dict[str, Any] = {"distributed.worker.profile.enabled": False}
+
+
 def local_cluster(workers: int | None = None, *, processes: bool = True) -> LocalCluster:
-    """A LocalCluster of ``workers`` single-threaded worker processes (default: one per core)."""
+    """A LocalCluster of ``workers`` single-threaded worker processes (default: one per core), with
+    :data:`WORKER_CONFIG` (the nannies hand the configuration to the worker processes)."""
     n = workers or os.cpu_count() or 1
-    return LocalCluster(
-        n_workers=n,
-        threads_per_worker=1,
-        processes=processes,
-        dashboard_address=":0",  # any free port: never a clash with another cluster's 8787
-        silence_logs=logging.ERROR,
-    )
+    with dask.config.set(WORKER_CONFIG):
+        return LocalCluster(
+            n_workers=n,
+            threads_per_worker=1,
+            processes=processes,
+            dashboard_address=":0",  # any free port: never a clash with another cluster's 8787
+            silence_logs=logging.ERROR,
+        )
+
+
+#: The garbage collector's thresholds on a sweep's workers. A cell allocates a great deal that dies
+#: young; at Python's defaults (700, 10, 10) a worker ran ~40 full collections a batch, each walking
+#: every object of Dask, pandas and tdxlib: a quarter of a cell's time (bench_sweep).
+WORKER_GC_THRESHOLDS = (20_000, 20, 20)
+
+
+def tune_gc() -> None:
+    """What a sweep's worker does once: collect, freeze the objects alive then (imported modules, out
+    of every later collection's sight) and raise the thresholds (:data:`WORKER_GC_THRESHOLDS`)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*WORKER_GC_THRESHOLDS)
+
+
+class TuneWorkerGc(WorkerPlugin):
+    """:func:`tune_gc` on every worker of a sweep, once (unpickling this plugin imported this module,
+    so the simulator too). A worker serves sweeps only; a notebook's or a user's process is never
+    tuned."""
+
+    name = "tdxlib-tune-gc"
+    idempotent = True  # registered by every sweep: set up once per worker
+
+    def setup(self, worker: Any) -> None:
+        """Tune the worker's garbage collector."""
+        tune_gc()
 
 
 @contextlib.contextmanager
@@ -123,6 +169,7 @@ def _drive(
     bar: Any,
 ) -> tuple[int, int]:
     """Submit every batch, write each result as it comes; (cells written, cells with an error)."""
+    client.register_plugin(TuneWorkerGc())
     futures = [client.submit(run_batch, spec, b, pure=False) for b in todo]
     written = errors = 0
     try:

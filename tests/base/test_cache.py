@@ -146,6 +146,41 @@ def test_memo_copy_hands_each_caller_its_own_value() -> None:
     assert values.cache_info().hits >= 1  # type: ignore[attr-defined]
 
 
+def test_a_weighed_memo_keeps_what_fits_its_budget_least_recent_out_first() -> None:
+    calls: list[int] = []
+
+    @buildcache.memo(maxsize=10, weigh=len, copy=list)
+    def cells(n: int) -> list[int]:
+        calls.append(n)
+        return list(range(n))
+
+    for n in (1, 2, 3, 4):  # weights 1 + 2 + 3 + 4 = 10: all kept
+        cells(n)
+    for n in (1, 2, 3, 4):
+        assert cells(n) == list(range(n))
+    assert calls == [1, 2, 3, 4]
+    cells(5)  # 15 > 10: the least recently used go until it fits (1, 2 and 3)
+    cells(4)
+    assert calls == [1, 2, 3, 4, 5]
+    cells(1)
+    assert calls == [1, 2, 3, 4, 5, 1]
+    heavy = cells(11)  # heavier than the budget: computed and returned, never kept
+    assert heavy == list(range(11)) and cells(11) == heavy and calls[-2:] == [11, 11]
+    got = cells(4)
+    got.append(99)  # copy= still hands each caller its own
+    assert cells(4) == [0, 1, 2, 3]
+    info = cells.cache_info()  # type: ignore[attr-defined]
+    assert info.maxsize == 10 and info.currsize <= 10
+    buildcache.clear_all()
+    cells(4)
+    assert calls[-1] == 4 and cells.cache_info().currsize == 4  # type: ignore[attr-defined]
+
+
+def test_a_weighed_memo_needs_a_budget() -> None:
+    with pytest.raises(ValueError, match="maxsize"):
+        buildcache.memo(maxsize=None, weigh=len)(list)
+
+
 def test_stat_key_changes_when_a_file_is_edited(tmp_path: Path) -> None:
     f = tmp_path / "a.yaml"
     f.write_text("a: 1\n")

@@ -13,7 +13,7 @@ from kernels import V8_OFFLINING
 from tdxlib import cache
 from tdxlib.errors import ValidationError
 from tdxlib.sim import Scenario, run
-from tdxlib.sim.engine import booted_guest
+from tdxlib.sim.engine import GUEST_TEMPLATE_VCPUS, booted_guest
 from tdxlib.tdx.guest import TdGuest
 from tdxlib.tdx.strategies import make_strategy
 
@@ -86,6 +86,21 @@ def test_runs_start_from_independent_copies_of_a_cached_guest(hotplug_scenario):
     assert all(a is not b for a, b in zip(template.irqs, twin.irqs, strict=True))
     assert booted_guest(*key).matrix == fresh.matrix  # what the next run starts from
     assert run(sc, frames=False).metrics.to_dict() == first
+
+
+def test_guest_templates_are_bounded_by_vcpus_not_by_count() -> None:
+    """A sweep cycles through dozens of small guests (the default sweep: 24); a count of 16 templates
+    evicted each before its next use, so every cell booted its guest again. Bounded by vCPUs, all stay."""
+    kernel = Scenario(**V8_OFFLINING).guest_kernel()
+    keys = [(cpus, kernel, "identity", False, load * cpus, 0) for cpus in (2, 4, 8, 16) for load in range(6)]
+    booted_guest.cache_clear()  # type: ignore[attr-defined]
+    for _ in range(2):
+        for key in keys:
+            booted_guest(*key)
+    info = booted_guest.cache_info()  # type: ignore[attr-defined]
+    assert (info.misses, info.hits) == (24, 24)
+    assert info.currsize == 6 * (2 + 4 + 8 + 16) <= GUEST_TEMPLATE_VCPUS == info.maxsize
+    booted_guest.cache_clear()  # type: ignore[attr-defined]
 
 
 def test_the_simulators_caches_are_registered_and_clearing_them_changes_nothing(hotplug_scenario):

@@ -5,6 +5,7 @@ module; the tests marked ``cluster`` start their own (separate scheduler and wor
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import dask
 import pandas as pd
 import pytest
 from distributed import Client
@@ -50,6 +52,18 @@ def test_a_sweep_writes_every_cell_and_a_rerun_runs_none(client: Client, tmp_pat
     assert (done.cells, done.ran, done.skipped, done.workers) == (24, 24, 0, 2) and done.complete
     again = run_sweep(small_spec(), tmp_path, client=client)
     assert (again.ran, again.skipped, again.workers) == (0, 24, 0)
+
+
+def test_the_workers_of_a_sweep_run_tuned_and_the_caller_is_left_alone(
+    client: Client, tmp_path: Path
+) -> None:
+    before = gc.get_threshold()
+    run_sweep(small_spec(), tmp_path, client=client)
+    assert set(client.run(gc.get_threshold).values()) == {engine.WORKER_GC_THRESHOLDS}
+    assert all(n > 0 for n in client.run(gc.get_freeze_count).values())
+    assert gc.get_threshold() == before != engine.WORKER_GC_THRESHOLDS  # the client's process untouched
+    profiling = client.run(lambda: dask.config.get("distributed.worker.profile.enabled"))
+    assert set(profiling.values()) == {False}  # a local cluster's workers do not sample their stacks
 
 
 def test_the_cluster_gives_the_cells_of_a_serial_run(client: Client, tmp_path: Path) -> None:
