@@ -134,12 +134,18 @@ def region_shares(
         raise ValidationError("region axes", list(by), "different axes")
     frame = pinned(result, fixed)
     grid = pd.MultiIndex.from_product([_axis_values(result.spec, c) for c in cols], names=cols)
-    groups = {_tuple(k): g for k, g in frame.groupby(cols, dropna=False, sort=False)} if cols else {}
+    tally: dict[tuple[Any, ...], tuple[int, int]] = {}
+    if cols and len(frame):  # one groupby for every region (a live panel redraws this on each move)
+        holds = frame[column]
+        judged = frame[cols].assign(_n=holds.notna().to_numpy(), _k=holds.eq(True).fillna(False).to_numpy())
+        sums = judged.groupby(cols, dropna=False, sort=False)[["_n", "_k"]].sum()
+        tally = {_tuple(key): (int(n), int(k)) for key, n, k in sums.itertuples(name=None)}
     rows = []
     for point in grid:
-        group = groups.get(_tuple(point))
-        holds = group[column] if group is not None else pd.Series(dtype="boolean")
-        rows.append({**dict(zip(cols, _tuple(point), strict=True)), **_counts(holds, level)})
+        n, k = tally.get(_tuple(point), (0, 0))
+        low, high = wilson_interval(k, n, level)
+        counts = {"cells": n, "holds": k, "share": k / n if n else np.nan, "low": low, "high": high}
+        rows.append({**dict(zip(cols, _tuple(point), strict=True)), **counts})
     return pd.DataFrame(rows, columns=[*cols, *_COUNTS])
 
 
