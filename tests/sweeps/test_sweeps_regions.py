@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tdxlib.errors import ValidationError
 from tdxlib.sweeps.confidence import wilson_interval
@@ -121,3 +123,34 @@ def test_holds_in_numbers_round_trip_through_recorded_metrics() -> None:
     assert holds_in_of(recorded, "notify-works") == h
     assert holds_in_of(recorded, "timeout-required") is None
     assert h.text() == "75% (55–88%) of 24 cells"
+
+
+@given(
+    values=st.lists(st.sampled_from([True, False, None]), min_size=24, max_size=24),
+    by=st.sampled_from([["cpus"], ["vmm", "cpus"], ["device_irqs", "vmm", "cpus"], ["device_irqs"]]),
+    pin=st.sampled_from([{}, {"cpus": 8}, {"vmm": "b.yaml"}]),
+)
+@settings(max_examples=60, deadline=None)
+def test_region_shares_count_every_region_as_its_cells_do(
+    values: list[bool | None], by: list[str], pin: dict[str, object]
+) -> None:
+    """Against a plain count over the rows: each region's cells (judged), holds, share and interval."""
+    if set(pin) & set(by):
+        return
+    result = _result()
+    result.cells[WORKS] = pd.array(values, dtype="boolean")
+    grid = region_shares(result, "notify-works", by, fixed=pin)
+    cols = [axis_column(SPEC, b) for b in by]
+    rows = result.cells.to_dict("records")
+    for region in grid.to_dict("records"):
+        mine = [
+            r[WORKS]
+            for r in rows
+            if all(r[c] == region[c] for c in cols)
+            and all(r[axis_column(SPEC, k)] == v for k, v in pin.items())
+        ]
+        judged = [v for v in mine if not pd.isna(v)]
+        n, k = len(judged), sum(bool(v) for v in judged)
+        assert (region["cells"], region["holds"]) == (n, k)
+        assert region["share"] == (k / n if n else pytest.approx(np.nan, nan_ok=True))
+        assert (region["low"], region["high"]) == pytest.approx(wilson_interval(k, n))
