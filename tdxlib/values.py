@@ -61,7 +61,28 @@ class AnyOf:
         return schema
 
 
-class Pattern:
+class _Rule:
+    """Base of the annotations below: ``_check`` runs after the type's own validation, and the JSON
+    Schema gains ``_schema_extra()``."""
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: pydantic.GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(self._check, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: pydantic.GetJsonSchemaHandler
+    ) -> dict[str, Any]:
+        return {**handler(schema), **self._schema_extra()}
+
+    def _check(self, value: Any) -> Any:
+        raise NotImplementedError
+
+    def _schema_extra(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+class Pattern(_Rule):
     """Annotate a ``Str`` so it must match ``regex``; the error says what that means (``description``)
     instead of printing the regular expression. The JSON Schema carries the pattern."""
 
@@ -69,15 +90,8 @@ class Pattern:
         self.regex = re.compile(regex)
         self.description = description
 
-    def __get_pydantic_core_schema__(
-        self, source: Any, handler: pydantic.GetCoreSchemaHandler
-    ) -> core_schema.CoreSchema:
-        return core_schema.no_info_after_validator_function(self._check, handler(source))
-
-    def __get_pydantic_json_schema__(
-        self, schema: core_schema.CoreSchema, handler: pydantic.GetJsonSchemaHandler
-    ) -> dict[str, Any]:
-        return {**handler(schema), "pattern": self.regex.pattern, "description": self.description}
+    def _schema_extra(self) -> dict[str, Any]:
+        return {"pattern": self.regex.pattern, "description": self.description}
 
     def _check(self, value: Any) -> Any:
         if not self.regex.fullmatch(value):
@@ -85,7 +99,7 @@ class Pattern:
         return value
 
 
-class Choices:
+class Choices(_Rule):
     """Annotate a strict scalar (``Int``, ``Str``) so only ``values`` are allowed: unlike a ``Literal``,
     ``250.0`` or ``"250"`` is not taken for ``250``. The JSON Schema lists them as an ``enum``."""
 
@@ -93,15 +107,8 @@ class Choices:
         self.values = tuple(values)
         self.message = "one of " + ", ".join(repr(v) for v in self.values) + (f" ({note})" if note else "")
 
-    def __get_pydantic_core_schema__(
-        self, source: Any, handler: pydantic.GetCoreSchemaHandler
-    ) -> core_schema.CoreSchema:
-        return core_schema.no_info_after_validator_function(self._check, handler(source))
-
-    def __get_pydantic_json_schema__(
-        self, schema: core_schema.CoreSchema, handler: pydantic.GetJsonSchemaHandler
-    ) -> dict[str, Any]:
-        return {**handler(schema), "enum": list(self.values)}
+    def _schema_extra(self) -> dict[str, Any]:
+        return {"enum": list(self.values)}
 
     def _check(self, value: Any) -> Any:
         if value not in self.values:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tdxlib.cli import options
+from tdxlib.cli.schema import print_or_write
 
 #: Output formats of ``eval``.
 FORMATS = ("table", "json", "md")
@@ -225,9 +226,8 @@ def schema_main(args: argparse.Namespace) -> int:
     # pydantic, pandas, simpy: only when this command runs
     from tdxlib.argument.proposals import schema_json
 
-    # the one reader and writer: only when a file is read or written
+    # the one reader: only when a file is read
     from tdxlib.data import read_text
-    from tdxlib.files import write_requested
 
     text = schema_json()
     if args.check:
@@ -240,9 +240,4 @@ def schema_main(args: argparse.Namespace) -> int:
             return 1
         print(f"{args.check}: up to date")
         return 0
-    if args.out:
-        write_requested(Path(args.out), text, force=args.force, what="schema file")
-        print(f"wrote {args.out}")
-        return 0
-    sys.stdout.write(text)
-    return 0
+    return print_or_write(text, args.out, force=args.force)

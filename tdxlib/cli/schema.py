@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["KINDS", "Kind", "kind", "register", "schema_of"]
+__all__ = ["KINDS", "Kind", "kind", "print_or_write", "register", "schema_of"]
 
 
 @dataclass(frozen=True)
@@ -225,13 +225,17 @@ def run(args: argparse.Namespace) -> int:
         for k in KINDS:
             print(f"{k.name:<{width}}  {k.what}  (data/{k.schema})")
         return 0
-    text = schema_of(args.kind)
-    if args.out:
+    return print_or_write(schema_of(args.kind), args.out, force=args.force)
+
+
+def print_or_write(text: str, out: str | None, *, force: bool) -> int:
+    """A schema to stdout, or to ``out`` (never over a file unless ``force``); the exit status."""
+    if out:
         # the writer: only when a file is written
         from tdxlib.files import write_requested
 
-        write_requested(Path(args.out), text, force=args.force, what="schema file")
-        print(f"wrote {args.out}")
+        write_requested(Path(out), text, force=force, what="schema file")
+        print(f"wrote {out}")
         return 0
     sys.stdout.write(text)
     return 0

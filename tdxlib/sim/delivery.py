@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno as _errno
 import functools
 import math
+from dataclasses import dataclass, fields
 from typing import Any
 
 import simpy
@@ -25,40 +26,25 @@ from tdxlib.tdx.vmm import Vmm
 __all__ = ["Delivery"]
 
 
+@dataclass(slots=True)
 class _Counts:
     """What became of completions and notifications (named as the Metrics fields they become)."""
 
-    __slots__ = (
-        "boundary_timeouts",
-        "completed_by_interrupt",
-        "completed_by_poll",
-        "displaced_callbacks",
-        "dropped_offline",
-        "empty_quotes",
-        "lost_notifications",  # lost on the way; those still held at the end are added by metrics()
-        "misdirected_interrupts",
-        "not_injected",
-        "notifications_injected",
-        "poll_wakeups",
-        "spurious_interrupts",
-    )
-
-    def __init__(self) -> None:
-        self.completed_by_interrupt = 0
-        self.completed_by_poll = 0
-        self.boundary_timeouts = 0
-        self.empty_quotes = 0
-        self.notifications_injected = 0
-        self.not_injected = 0
-        self.lost_notifications = 0
-        self.spurious_interrupts = 0
-        self.misdirected_interrupts = 0
-        self.dropped_offline = 0
-        self.displaced_callbacks = 0
-        self.poll_wakeups = 0
+    boundary_timeouts: int = 0
+    completed_by_interrupt: int = 0
+    completed_by_poll: int = 0
+    displaced_callbacks: int = 0
+    dropped_offline: int = 0
+    empty_quotes: int = 0
+    lost_notifications: int = 0  # lost on the way; those still held at the end are added by metrics()
+    misdirected_interrupts: int = 0
+    not_injected: int = 0
+    notifications_injected: int = 0
+    poll_wakeups: int = 0
+    spurious_interrupts: int = 0
 
     def as_dict(self) -> dict[str, int]:
-        return {name: getattr(self, name) for name in self.__slots__}
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 class Delivery:

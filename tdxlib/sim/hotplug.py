@@ -6,6 +6,7 @@ targets its old place.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -87,7 +88,6 @@ class CpuHotplug:
         self.delivery = delivery
         self.check_done = check_done
         self._seed = seed
-        self._rng: np.random.Generator | None = None  # created on first use (random hotplug CPU)
         self.offlined: list[int] = []  # taken offline by the schedule, not yet back
         self.loss = LossWindow(env)
         self.offline_refused = 0
@@ -96,6 +96,11 @@ class CpuHotplug:
         self.irq_migrations = 0
         self.notify_migrations = 0
         self.exposed_requests = 0
+
+    @functools.cached_property
+    def _rng(self) -> np.random.Generator:
+        """The run's stream for random hotplug CPUs, created on first use (most runs never draw from it)."""
+        return np.random.default_rng(self._seed)
 
     def start(self) -> None:
         """Start the schedule's processes (explicit events, periodic events); a schedule on a guest whose
@@ -152,8 +157,6 @@ class CpuHotplug:
         online = g.online_cpu_tuple()  # ascending; the BSP (CPU 0) is always first
         if len(online) < 2:
             return None
-        if self._rng is None:
-            self._rng = np.random.default_rng(self._seed)
         return online[1 + int(self._rng.integers(len(online) - 1))]
 
     # ------------------------------------------------------------------ offline and online

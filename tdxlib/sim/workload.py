@@ -237,7 +237,6 @@ class Requesters:
         self.guest = guest
         self.check_done = check_done
         self._seed = seed
-        self._rng: np.random.Generator | None = None  # created on first use (open workload)
         self._gaps: list[float] = []
         self._gap_i = 0
         self.done = False  # no more requests will be issued
@@ -274,11 +273,14 @@ class Requesters:
                 yield self.env.timeout(pause / 1000.0)
         self.finished()
 
+    @functools.cached_property
+    def _rng(self) -> np.random.Generator:
+        """The open workload's stream, created on first use (most runs never draw from it)."""
+        return np.random.default_rng(self._seed)
+
     def _gap(self) -> float:
         """The next exponential(1) draw of the workload stream (drawn in blocks)."""
         if self._gap_i >= len(self._gaps):
-            if self._rng is None:
-                self._rng = np.random.default_rng(self._seed)
             self._gaps = _next_block(functools.partial(self._rng.exponential, 1.0), len(self._gaps))
             self._gap_i = 0
         gap = self._gaps[self._gap_i]

@@ -252,14 +252,11 @@ def kernel_header(p: PollingParams) -> str:
     )
 
 
-def hz_side_by_side(p: PollingParams | None = None, hz_pair: Sequence[int] = (250, 1000)) -> pd.DataFrame:
-    """The polling trade-off at two HZ side by side (default 250, the Kconfig default, and 1000, what
-    RHEL and SUSE build): per poll interval the mean latency, its excess over the best interrupt
-    delivery, and the wasted wake-ups per quote, one column group per HZ."""
-    p = p or PollingParams()
+def _polling_and_reference(p: PollingParams, hz_values: Sequence[int]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The polling sweep of ``p`` at ``hz_values`` and its interrupt-delivery reference."""
     sweep = polling_sweep(
         list(p.poll_intervals_ms),
-        list(hz_pair),
+        list(hz_values),
         kernel=p.kernel,
         vmm=p.vmm,
         quotes=p.quotes,
@@ -267,6 +264,14 @@ def hz_side_by_side(p: PollingParams | None = None, hz_pair: Sequence[int] = (25
         service_ms=p.service,
     )
     ref = interrupt_reference(kernel=p.kernel, vmm=p.vmm, quotes=p.quotes, seed=p.seed, service_ms=p.service)
+    return sweep, ref
+
+
+def hz_side_by_side(p: PollingParams | None = None, hz_pair: Sequence[int] = (250, 1000)) -> pd.DataFrame:
+    """The polling trade-off at two HZ side by side (default 250, the Kconfig default, and 1000, what
+    RHEL and SUSE build): per poll interval the mean latency, its excess over the best interrupt
+    delivery, and the wasted wake-ups per quote, one column group per HZ."""
+    sweep, ref = _polling_and_reference(p or PollingParams(), hz_pair)
     done = ref[ref["completed"] > 0]
     best = float(done["latency_mean_ms"].min()) if len(done) else math.nan
     sweep = sweep.assign(extra_mean_ms=sweep["latency_mean_ms"] - best)
@@ -291,16 +296,7 @@ def hz_side_by_side(p: PollingParams | None = None, hz_pair: Sequence[int] = (25
 def polling_view(p: PollingParams | None = None) -> View:
     """05: quote latency against the poll interval per HZ, with interrupt delivery as the reference."""
     p = p or PollingParams()
-    sweep = polling_sweep(
-        list(p.poll_intervals_ms),
-        list(p.hz_values),
-        kernel=p.kernel,
-        vmm=p.vmm,
-        quotes=p.quotes,
-        seed=p.seed,
-        service_ms=p.service,
-    )
-    ref = interrupt_reference(kernel=p.kernel, vmm=p.vmm, quotes=p.quotes, seed=p.seed, service_ms=p.service)
+    sweep, ref = _polling_and_reference(p, p.hz_values)
     ref_done = ref[ref["completed"] > 0]
     if len(ref_done):
         best = ref_done["latency_mean_ms"].min()

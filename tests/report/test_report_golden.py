@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
-from paths import FIXTURES
+from report_project import project
 
 from tdxlib import cli
 from tdxlib.report import build as build_mod
@@ -18,17 +17,6 @@ from tdxlib.report.config import load_config
 from tdxlib.report.golden import compare, golden_from_summary
 
 YAML = "notebooks:\n  fx_report:\n    small: {cpus: 8}\n    big: {cpus: 1024}\n  fx_small:\n"
-
-
-def project(tmp_path: Path, yaml_text: str = YAML) -> Path:
-    """The fixture notebooks plus ``yaml_text`` as reports.yaml under ``tmp_path``."""
-    nb_dir = tmp_path / "notebooks"
-    nb_dir.mkdir(parents=True, exist_ok=True)
-    for nb in FIXTURES.glob("*.ipynb"):
-        shutil.copy(nb, nb_dir / nb.name)
-    cfg = nb_dir / "reports.yaml"
-    cfg.write_text(yaml_text, encoding="utf-8")
-    return cfg
 
 
 @pytest.fixture
@@ -87,7 +75,7 @@ def fake_results(cfg_path: Path, out: Path, verdict: str = "holds", load: float 
 
 
 def test_plan_names_what_changed(tmp_path: Path, stable_hashes: dict[str, str]) -> None:
-    cfg_path = project(tmp_path)
+    cfg_path = project(tmp_path, YAML)
     out = tmp_path / "reports"
     fake_results(cfg_path, out)
     cfg = load_config(cfg_path)
@@ -122,7 +110,7 @@ def test_plan_names_what_changed(tmp_path: Path, stable_hashes: dict[str, str]) 
 
 def test_parameter_change_reruns_only_that_run(tmp_path: Path, stable_hashes: dict[str, str]) -> None:
     out = tmp_path / "reports"
-    fake_results(project(tmp_path), out)
+    fake_results(project(tmp_path, YAML), out)
     cfg = load_config(project(tmp_path, YAML.replace("{cpus: 1024}", "{cpus: 512}")))
     got = {
         s.run.name: (s.action, s.reasons)
@@ -135,7 +123,7 @@ def test_parameter_change_reruns_only_that_run(tmp_path: Path, stable_hashes: di
 def test_noop_build_executes_nothing_and_rewrites_nothing(
     tmp_path: Path, stable_hashes: dict[str, str], no_kernels: None
 ) -> None:
-    cfg_path = project(tmp_path)
+    cfg_path = project(tmp_path, YAML)
     out = tmp_path / "reports"
     fake_results(cfg_path, out)
     first = build_mod.build(config=cfg_path, out=out, progress=False)
@@ -156,7 +144,7 @@ def test_noop_build_executes_nothing_and_rewrites_nothing(
 def test_list_runs_nothing(
     tmp_path: Path, stable_hashes: dict[str, str], no_kernels: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    cfg_path = project(tmp_path)
+    cfg_path = project(tmp_path, YAML)
     out = tmp_path / "reports"
     fake_results(cfg_path, out)
     (out / "fx_small.html").unlink()
@@ -175,7 +163,7 @@ def _cli(cfg: Path, out: Path, golden: Path, *flags: str) -> int:
 def test_check_fails_naming_claim_and_both_verdicts(
     tmp_path: Path, stable_hashes: dict[str, str], no_kernels: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    cfg_path = project(tmp_path)
+    cfg_path = project(tmp_path, YAML)
     out, golden = tmp_path / "reports", tmp_path / "summary.golden.json"
     fake_results(cfg_path, out, verdict="holds")
     assert _cli(cfg_path, out, golden, "--update-golden") == 0
@@ -196,7 +184,7 @@ def test_check_fails_naming_claim_and_both_verdicts(
 def test_check_metric_tolerance(
     tmp_path: Path, stable_hashes: dict[str, str], no_kernels: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    cfg_path = project(tmp_path)
+    cfg_path = project(tmp_path, YAML)
     out, golden = tmp_path / "reports", tmp_path / "summary.golden.json"
     fake_results(cfg_path, out, load=31.5)
     assert _cli(cfg_path, out, golden, "--update-golden") == 0
@@ -213,7 +201,7 @@ def test_check_metric_tolerance(
 def test_check_without_golden_is_a_clear_error(
     tmp_path: Path, stable_hashes: dict[str, str], no_kernels: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    cfg_path = project(tmp_path)
+    cfg_path = project(tmp_path, YAML)
     out = tmp_path / "reports"
     fake_results(cfg_path, out)
     assert _cli(cfg_path, out, tmp_path / "none.json", "--check") == 1

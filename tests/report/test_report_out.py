@@ -7,14 +7,13 @@ cache record), so these tests exercise the build's own file handling in a second
 from __future__ import annotations
 
 import json
-import shutil
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from paths import FIXTURES
+from report_project import project
 
 from tdxlib import cli
 from tdxlib import files as files_mod
@@ -23,15 +22,6 @@ from tdxlib.report import build as build_mod
 from tdxlib.report import runcache
 
 YAML = "notebooks:\n  fx_report:\n    small: {cpus: 8}\n  fx_small:\n"
-
-
-def project(tmp_path: Path) -> Path:
-    nb = tmp_path / "notebooks"
-    nb.mkdir()
-    for f in FIXTURES.glob("*.ipynb"):
-        shutil.copy(f, nb / f.name)
-    (nb / "reports.yaml").write_text(YAML)
-    return nb / "reports.yaml"
 
 
 class _NoRenderer:
@@ -67,7 +57,7 @@ def fake_kernels(monkeypatch: pytest.MonkeyPatch, before: Callable[[str], None] 
 
 def test_out_that_is_a_file_is_one_clear_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """``tdxlib report --out FILE`` raised NotADirectoryError."""
-    cfg = project(tmp_path)
+    cfg = project(tmp_path, YAML)
     (tmp_path / "FILE").write_text("mine\n")
     assert cli.main(["report", "--config", str(cfg), "--out", str(tmp_path / "FILE"), "-q"]) == 1
     err = capsys.readouterr().err
@@ -79,7 +69,7 @@ def test_a_read_only_out_is_one_line_naming_the_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A read-only reports/ raised PermissionError with a traceback (simulated: tests may run as root)."""
-    cfg = project(tmp_path)
+    cfg = project(tmp_path, YAML)
     out = tmp_path / "reports"
     fake_kernels(monkeypatch)
 
@@ -95,7 +85,7 @@ def test_a_read_only_out_is_one_line_naming_the_file(
 
 
 def test_jobs_and_timeout_of_the_api_are_checked(tmp_path: Path) -> None:
-    cfg = project(tmp_path)
+    cfg = project(tmp_path, YAML)
     for kwargs in ({"jobs": 0}, {"jobs": -1}, {"timeout": float("nan")}, {"timeout": 0}):
         with pytest.raises(ValidationError):
             build_mod.build(config=cfg, out=tmp_path / "out", progress=False, **kwargs)  # type: ignore[arg-type]
@@ -106,7 +96,7 @@ def test_two_builds_into_one_out_at_once_both_end_up_in_the_summary(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Both planned before either finished: the later summary called the other's run "missing"."""
-    cfg = project(tmp_path)
+    cfg = project(tmp_path, YAML)
     out = tmp_path / "reports"
     both_planned = threading.Barrier(2, timeout=30)
     first_done = threading.Event()
@@ -142,7 +132,7 @@ def test_two_builds_into_one_out_at_once_both_end_up_in_the_summary(
 def test_leftovers_of_a_killed_build_are_removed_by_the_next(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cfg = project(tmp_path)
+    cfg = project(tmp_path, YAML)
     out = tmp_path / "reports"
     dead = out / ".tmp" / "fx_small.k1ll3d"
     dead.mkdir(parents=True)

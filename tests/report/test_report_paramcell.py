@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 from paths import FIXTURES, ROOT
+from report_project import project
 
 from tdxlib.errors import DataError, ReportError
 from tdxlib.report import build as build_mod
@@ -25,17 +25,6 @@ kind: Literal["a", "b"] = "a"
 guess = 3  # no annotation: int from the default
 interactive: bool = True
 """
-
-
-def project(tmp_path: Path, yaml_text: str) -> Path:
-    """A throwaway project: the fixture notebooks plus the given reports.yaml; returns its path."""
-    nb_dir = tmp_path / "notebooks"
-    nb_dir.mkdir(parents=True, exist_ok=True)
-    for nb in FIXTURES.glob("*.ipynb"):
-        shutil.copy(nb, nb_dir / nb.name)
-    cfg = nb_dir / "reports.yaml"
-    cfg.write_text(yaml_text, encoding="utf-8")
-    return cfg
 
 
 def test_parse_types_ranges_choices() -> None:
@@ -215,17 +204,6 @@ def test_kernel_must_be_this_environments_python(tmp_path: Path, monkeypatch: py
         execute_mod.resolve_kernel("missing")
 
 
-def model_project(tmp_path: Path, yaml_text: str) -> Path:
-    """A throwaway project with the workbook's notebooks (they have parameter models) and a reports.yaml."""
-    nb_dir = tmp_path / "notebooks"
-    nb_dir.mkdir(parents=True, exist_ok=True)
-    for nb in (ROOT / "notebooks").glob("*.ipynb"):
-        shutil.copy(nb, nb_dir / nb.name)
-    cfg = nb_dir / "reports.yaml"
-    cfg.write_text(yaml_text, encoding="utf-8")
-    return cfg
-
-
 @pytest.mark.parametrize(
     ("sets", "fragments"),
     [
@@ -246,7 +224,9 @@ def test_a_notebook_with_a_model_has_its_sets_checked_by_the_model(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sets: str, fragments: list[str]
 ) -> None:
     started = _no_kernels(monkeypatch)
-    cfg = model_project(tmp_path, f"notebooks:\n  04_hotplug:\n    good: {{cpus: 8}}\n    bad: {sets}\n")
+    cfg = project(
+        tmp_path, f"notebooks:\n  04_hotplug:\n    good: {{cpus: 8}}\n    bad: {sets}\n", ROOT / "notebooks"
+    )
     with pytest.raises(ParameterError) as info:
         build_mod.build(config=cfg, out=tmp_path / "out", progress=False)
     (problem,) = info.value.problems
@@ -257,10 +237,11 @@ def test_a_notebook_with_a_model_has_its_sets_checked_by_the_model(
 
 
 def test_model_checks_cover_lists_and_every_problem_at_once(tmp_path: Path) -> None:
-    cfg = model_project(
+    cfg = project(
         tmp_path,
         "notebooks:\n  05_polling:\n    a: {hz_values: [250, 333], quotes: 1}\n"
         "  03_who_gets_the_interrupt:\n    b: {vmms: [ghci-1.0, nope]}\n",
+        ROOT / "notebooks",
     )
     with pytest.raises(ParameterError) as info:
         load_config(cfg)
