@@ -41,13 +41,14 @@ def test_present_hides_code_and_passes_extra_arguments() -> None:
 
 
 def _make(target: str, args: str, tmp_path: Path) -> list[str]:
-    env = {
-        **os.environ,
+    # not the flags of a make running this suite (`make -C DIR test` makes a sub-make print directories)
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    env |= {
         launch.DRY_RUN_ENV: "1",
         "GIT_DIR": str(tmp_path / "no-git"),  # the git filter step finds no repository to configure
     }
     out = subprocess.run(
-        ["make", "-s", "-C", str(ROOT), target, args],
+        ["make", "-s", "--no-print-directory", "-C", str(ROOT), target, args],
         capture_output=True,
         text=True,
         env=env,
